@@ -1,0 +1,1 @@
+//! Dispatch: technicians, repair jobs, warranty, SLA clocks and assignment.

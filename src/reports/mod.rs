@@ -1,0 +1,1 @@
+//! Reports: KPIs per region and station.
