@@ -2,7 +2,171 @@
 //! after-sales repair network. `lib` builds the whole application so the
 //! binary and the integration tests start exactly the same thing.
 
+pub mod auth;
+pub mod config;
 pub mod dispatch;
+pub mod http;
 pub mod network;
 pub mod places;
 pub mod reports;
+pub mod store;
+pub mod telemetry;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use anyhow::Context;
+
+use config::Settings;
+use http::AppState;
+use network::index::{SharedIndex, StationIndex};
+use store::Db;
+
+/// The demo network shipped in `data/demo/` (see its README for how it is made).
+pub const DEMO_STATIONS_CSV: &str = include_str!("../data/demo/stations.csv");
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects and migrates the database, loads the demo network into an
+    /// empty one (unless disabled), builds the index and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = Db::connect(&settings.database_url)
+            .await
+            .with_context(|| format!("connecting to {}", redact(&settings.database_url)))?;
+        db.migrate().await.context("applying migrations")?;
+        if !settings.no_demo {
+            load_demo_if_empty(&db).await?;
+        }
+        let index = Arc::new(SharedIndex::new(load_index(&db).await?));
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            db,
+            index,
+            settings,
+            directory_writes: tokio::sync::Mutex::new(()),
+        });
+        http::ops::prometheus();
+        let server = http::server(listener, state.clone())?;
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until the process is told to stop; keeps the index in step
+    /// with writes made by other processes meanwhile.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let refresher = tokio::spawn(refresh_index(self.state.clone()));
+        let res = self.server.await;
+        refresher.abort();
+        self.state.db.close().await;
+        res
+    }
+}
+
+/// Database URLs may carry a password; logs and errors get them without it.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}://{}:***{}", &url[..s], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub async fn load_index(db: &Db) -> anyhow::Result<StationIndex> {
+    let stations = store::stations::load_all(db).await?;
+    Ok(StationIndex::new(
+        stations.into_iter().map(Arc::new).collect(),
+    ))
+}
+
+/// Loads the shipped demo network when the directory is empty; returns
+/// whether it did.
+pub async fn load_demo_if_empty(db: &Db) -> anyhow::Result<bool> {
+    if store::stations::count(db).await? > 0 {
+        return Ok(false);
+    }
+    let parsed =
+        network::import::parse(network::import::Format::Csv, DEMO_STATIONS_CSV.as_bytes())?;
+    anyhow::ensure!(
+        parsed.errors.is_empty(),
+        "demo data has invalid rows: {:?}",
+        parsed.errors
+    );
+    store::stations::upsert_many(db, &parsed.stations).await?;
+    tracing::info!(stations = parsed.stations.len(), "loaded the demo network");
+    Ok(true)
+}
+
+/// Rebuilds the index whenever the directory version moves: polled every
+/// `refresh_secs`, and at once on a PostgreSQL NOTIFY.
+async fn refresh_index(state: web::Data<AppState>) {
+    let mut seen = state.db.directory_version().await.ok();
+    let mut listener = match &state.db {
+        Db::Postgres(pool) => match sqlx::postgres::PgListener::connect_with(pool).await {
+            Ok(mut l) => match l.listen(store::DIRECTORY_CHANNEL).await {
+                Ok(()) => Some(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN failed; polling only");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "no listener connection; polling only");
+                None
+            }
+        },
+        Db::Sqlite(_) => None,
+    };
+    let period = Duration::from_secs(state.settings.refresh_secs.max(1));
+    loop {
+        match listener.as_mut() {
+            Some(l) => {
+                tokio::select! {
+                    n = l.try_recv() => if n.is_err() { tokio::time::sleep(period).await },
+                    _ = tokio::time::sleep(period) => {}
+                }
+            }
+            None => tokio::time::sleep(period).await,
+        }
+        let Ok(version) = state.db.directory_version().await else {
+            continue;
+        };
+        if Some(version) == seen {
+            continue;
+        }
+        let _guard = state.directory_writes.lock().await;
+        match load_index(&state.db).await {
+            Ok(index) => {
+                tracing::info!(version, stations = index.len(), "index refreshed");
+                state.index.store(index);
+                seen = Some(version);
+            }
+            Err(e) => tracing::warn!(error = %e, "index refresh failed"),
+        }
+    }
+}

@@ -1,1 +1,299 @@
-fn main() {}
+//! The `repairnet` command line: serve, migrate, import, export, nearest,
+//! geocode, token and demo-data. Thin: each command calls the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use repairnet::auth::{hash_token, new_token, Role};
+use repairnet::config::{Settings, DEFAULT_DATABASE_URL};
+use repairnet::network::{export, import, query::NearestParams};
+use repairnet::places::{Crs, Gazetteer};
+use repairnet::store::{self, Db};
+
+#[derive(Parser)]
+#[command(
+    name = "repairnet",
+    version,
+    about = "Service-station directory, nearest search and repair dispatch"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Parser)]
+struct ServeOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(clap::Args)]
+struct DbArg {
+    /// `sqlite://FILE` or `postgres://USER@HOST/DB`.
+    #[arg(long = "database", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and the web pages (the default command).
+    Serve(Settings),
+    /// Apply database migrations.
+    Migrate(DbArg),
+    /// Import stations from a CSV or GeoJSON file, all or nothing.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+        /// Import the valid rows and report the rest.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Write the directory to stdout.
+    Export {
+        #[arg(long, default_value = "csv", value_parser = ["csv", "geojson"])]
+        format: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// The nearest stations to a point or an address, as a table.
+    Nearest {
+        #[arg(long, allow_hyphen_values = true)]
+        lat: Option<String>,
+        #[arg(long, allow_hyphen_values = true)]
+        lon: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(short, long)]
+        k: Option<String>,
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long)]
+        product: Option<String>,
+        #[arg(long)]
+        open_now: bool,
+        #[arg(long)]
+        open_at: Option<String>,
+        #[arg(long)]
+        max_km: Option<String>,
+        #[arg(long)]
+        crs: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// The division(s) a free-text address matches.
+    Geocode { text: String },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Regenerate the demo network files (deterministic for a seed).
+    DemoData {
+        #[arg(long, default_value = "data/demo")]
+        out: PathBuf,
+        #[arg(long, default_value_t = repairnet::network::demo::DEFAULT_SEED)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once and stored only as a hash.
+    Create {
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+async fn open_db(url: &str) -> anyhow::Result<Db> {
+    let db = Db::connect(url)
+        .await
+        .with_context(|| format!("connecting to {}", repairnet::redact(url)))?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // No subcommand means `serve` with settings from the environment.
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Serve(ServeOnly::parse_from(["repairnet"]).settings));
+    match command {
+        Command::Serve(settings) => {
+            repairnet::telemetry::init("info");
+            let app = repairnet::Application::build(settings.clone()).await?;
+            tracing::info!(
+                "repairnet listening on http://{}:{} (database {})",
+                settings
+                    .bind
+                    .rsplit_once(':')
+                    .map(|(h, _)| h)
+                    .unwrap_or("127.0.0.1"),
+                app.port(),
+                repairnet::redact(&settings.database_url)
+            );
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate(db) => {
+            open_db(&db.url).await?;
+            eprintln!("migrations applied to {}", repairnet::redact(&db.url));
+        }
+        Command::Import {
+            file,
+            db,
+            skip_invalid,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let format = match file.extension().and_then(|e| e.to_str()) {
+                Some("csv") => import::Format::Csv,
+                Some("geojson") | Some("json") => import::Format::GeoJson,
+                _ => bail!(
+                    "{}: expected a .csv, .geojson or .json file",
+                    file.display()
+                ),
+            };
+            let parsed = import::parse(format, &bytes)?;
+            for e in &parsed.errors {
+                let msgs: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
+                eprintln!(
+                    "row {} ({}): {}",
+                    e.row,
+                    e.id.as_deref().unwrap_or("?"),
+                    msgs.join("; ")
+                );
+            }
+            if !parsed.errors.is_empty() && !skip_invalid {
+                bail!(
+                    "{} of {} rows are invalid; nothing was imported (--skip-invalid imports the valid rows)",
+                    parsed.errors.len(),
+                    parsed.total()
+                );
+            }
+            let db = open_db(&db.url).await?;
+            let bar = ProgressBar::new(parsed.stations.len() as u64).with_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} stations {per_sec} {eta}")
+                    .expect("valid template"),
+            );
+            let counts = store::stations::upsert_many_with_progress(&db, &parsed.stations, |n| {
+                bar.inc(n as u64)
+            })
+            .await?;
+            bar.finish_and_clear();
+            eprintln!(
+                "imported {} stations ({} new, {} updated, {} invalid rows skipped)",
+                parsed.stations.len(),
+                counts.inserted,
+                counts.updated,
+                parsed.errors.len()
+            );
+        }
+        Command::Export { format, db } => {
+            let db = open_db(&db.url).await?;
+            let stations = store::stations::load_all(&db).await?;
+            let mut out = std::io::stdout().lock();
+            if format == "geojson" {
+                writeln!(out, "{}", export::to_geojson(&stations, Crs::Wgs84))?;
+            } else {
+                out.write_all(&export::to_csv(&stations)?)?;
+            }
+        }
+        Command::Nearest {
+            lat,
+            lon,
+            address,
+            k,
+            service,
+            product,
+            open_now,
+            open_at,
+            max_km,
+            crs,
+            db,
+        } => {
+            let db = open_db(&db.url).await?;
+            let index = repairnet::load_index(&db).await?;
+            let params = NearestParams {
+                lat,
+                lon,
+                address,
+                k,
+                service,
+                product,
+                open_now: open_now.then(|| "true".to_owned()),
+                open_at,
+                max_km,
+                crs,
+            };
+            let now = chrono::Utc::now();
+            let q = match params.resolve(Gazetteer::embedded(), now) {
+                Ok(q) => q,
+                Err(errs) => {
+                    let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+                    bail!("{}", msgs.join("; "));
+                }
+            };
+            if let Some(d) = &q.division {
+                println!(
+                    "{} ({}, {:?}, confidence {:.2})",
+                    d.name, d.adcode, d.level, d.confidence
+                );
+            }
+            println!(
+                "{:>3}  {:>9}  {:<10}  {:<28}  {:<6}  {:<14}  services",
+                "#", "km", "id", "name", "open", "phone"
+            );
+            for (i, h) in q.run(&index).iter().enumerate() {
+                let s = &h.station;
+                let services: Vec<&str> = s.services.iter().map(|v| v.as_str()).collect();
+                println!(
+                    "{:>3}  {:>9.2}  {:<10}  {:<28}  {:<6}  {:<14}  {}",
+                    i + 1,
+                    h.distance_m / 1000.0,
+                    s.id.as_str(),
+                    s.name,
+                    if s.is_open(now) { "open" } else { "closed" },
+                    s.phone,
+                    services.join(",")
+                );
+            }
+        }
+        Command::Geocode { text } => {
+            let g = Gazetteer::embedded().geocode(&text);
+            println!("{}", serde_json::to_string_pretty(&g)?);
+            if g.matches.is_empty() {
+                std::process::exit(1);
+            }
+        }
+        Command::Token {
+            command: TokenCommand::Create { role, label, db },
+        } => {
+            let role: Role = role
+                .parse()
+                .map_err(|e: repairnet::network::model::FieldError| anyhow::anyhow!(e.message))?;
+            let db = open_db(&db.url).await?;
+            let token = new_token();
+            store::tokens::insert(&db, &hash_token(&token), role.as_str(), &label).await?;
+            println!("{token}");
+            eprintln!("created a {role} token; it is shown only this once");
+        }
+        Command::DemoData { out, seed } => {
+            let net = repairnet::network::demo::generate(Gazetteer::embedded(), seed);
+            std::fs::create_dir_all(&out)?;
+            repairnet::network::demo::write_csv(&net, &out)?;
+            eprintln!("wrote the demo network to {}", out.display());
+        }
+    }
+    Ok(())
+}

@@ -1,6 +1,11 @@
 //! The station directory: the validated station model, the exact spatial
 //! index and the queries on it, import and export.
 
+pub mod demo;
+pub mod export;
+pub mod import;
+pub mod index;
 pub mod model;
+pub mod query;
 
 pub use model::{Adcode, LatLon, Product, Service, Station, StationDraft, StationId};

@@ -1,0 +1,58 @@
+//! One `Settings` struct for the whole server. Precedence: built-in defaults
+//! < environment variables < command-line flags (clap resolves both), so the
+//! demo runs with no configuration at all.
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "REPAIRNET_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(long = "database", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+
+    /// Do not load the demo network into an empty database.
+    #[arg(long, env = "REPAIRNET_NO_DEMO")]
+    pub no_demo: bool,
+
+    /// Largest accepted JSON body, bytes.
+    #[arg(long, env = "REPAIRNET_JSON_LIMIT", default_value_t = 256 * 1024)]
+    pub json_limit: usize,
+
+    /// Largest accepted import body (CSV or GeoJSON), bytes.
+    #[arg(long, env = "REPAIRNET_IMPORT_LIMIT", default_value_t = 64 * 1024 * 1024)]
+    pub import_limit: usize,
+
+    /// How often to check the database for directory changes made by other
+    /// processes, seconds (PostgreSQL also pushes changes with NOTIFY).
+    #[arg(long, env = "REPAIRNET_REFRESH_SECS", default_value_t = 2)]
+    pub refresh_secs: u64,
+
+    /// OSRM base URL for road travel times; great-circle estimates when unset.
+    #[arg(long, env = "REPAIRNET_OSRM_URL")]
+    pub osrm_url: Option<String>,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "REPAIRNET_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://repairnet.db";
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            database_url: DEFAULT_DATABASE_URL.into(),
+            no_demo: false,
+            json_limit: 256 * 1024,
+            import_limit: 64 * 1024 * 1024,
+            refresh_secs: 2,
+            osrm_url: None,
+            workers: None,
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Operations endpoints: liveness, readiness, Prometheus metrics, the
+//! OpenAPI document and its browsable UI.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{get, web, HttpResponse};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde_json::json;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(healthz)
+        .service(readyz)
+        .service(metrics_text)
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .url("/api/openapi.json", super::openapi::ApiDoc::openapi()),
+        )
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                HttpResponse::Found()
+                    .insert_header(("Location", "/docs/"))
+                    .finish()
+            }),
+        );
+}
+
+/// The process-wide Prometheus recorder (a process has one, however many
+/// apps it runs).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .install_recorder()
+            .expect("no other metrics recorder is installed")
+    })
+}
+
+/// Counts requests and their latency by route pattern (not raw path, so
+/// station ids do not explode the label set).
+pub async fn record_metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    let status = res.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("repairnet_http_requests_total", &labels).increment(1);
+    metrics::histogram!("repairnet_http_request_seconds", &labels[..2])
+        .record(start.elapsed().as_secs_f64());
+    Ok(res)
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(tag = "ops", responses((status = 200, description = "alive")))]
+#[get("/healthz")]
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers and the index is loaded.
+#[utoipa::path(tag = "ops", responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
+#[get("/readyz")]
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let db = state.db.ping().await;
+    let stations = state.index.load().len();
+    let body = json!({
+        "status": if db.is_ok() { "ready" } else { "unavailable" },
+        "database": state.db.backend(),
+        "database_ok": db.is_ok(),
+        "stations_indexed": stations,
+    });
+    if db.is_ok() {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+#[get("/metrics")]
+async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
+    metrics::gauge!("repairnet_stations_indexed").set(state.index.load().len() as f64);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(prometheus().render())
+}

@@ -1,0 +1,8 @@
+//! API tests: real HTTP against a spawned server on a fresh database.
+
+mod helpers;
+
+mod directory;
+mod import;
+mod ops;
+mod store_contract;
