@@ -1,6 +1,10 @@
 //! The station directory: the validated station model, the exact spatial
 //! index and the queries on it, import and export.
 
+pub mod filter;
+pub mod index;
 pub mod model;
 
+pub use filter::{BBox, StationFilter};
+pub use index::{Hit, SharedIndex, StationIndex};
 pub use model::{Adcode, LatLon, Product, Service, Station, StationDraft, StationId};
