@@ -319,3 +319,271 @@ impl fmt::Debug for SharedIndex {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::model::{Product, Service, StationDraft};
+
+    fn station(id: &str, lat: f64, lon: f64, onsite: bool, products: &[&str]) -> Arc<Station> {
+        let services = if onsite {
+            vec!["onsite".into(), "carry_in".into()]
+        } else {
+            vec!["carry_in".into()]
+        };
+        Arc::new(
+            Station::try_from(StationDraft {
+                id: id.into(),
+                name: format!("station {id}"),
+                adcode: serde_json::json!("110101"),
+                lat,
+                lon,
+                services,
+                products: products.iter().map(|p| p.to_string()).collect(),
+                opening_hours: "Mo-Fr 09:00-18:00".into(),
+                timezone: "Asia/Shanghai".into(),
+                onsite_radius_km: onsite.then_some(30.0),
+                ..Default::default()
+            })
+            .unwrap(),
+        )
+    }
+
+    fn p(lat: f64, lon: f64) -> LatLon {
+        LatLon::new(lat, lon).unwrap()
+    }
+
+    fn ids(hits: &[Hit<'_>]) -> Vec<String> {
+        hits.iter().map(|h| h.station.id.to_string()).collect()
+    }
+
+    fn id(s: &str) -> StationId {
+        StationId::parse(s).unwrap()
+    }
+
+    fn cities() -> StationIndex {
+        StationIndex::new(vec![
+            station("SH", 31.2304, 121.4737, true, &["notebook"]),
+            station("BJ", 39.9087, 116.3975, false, &["desktop"]),
+            station("GZ", 23.1291, 113.2644, true, &["notebook", "printer"]),
+            station("CD", 30.5728, 104.0668, false, &["notebook"]),
+            station("TJ", 39.0842, 117.2009, true, &["monitor"]),
+        ])
+    }
+
+    #[test]
+    fn nearest_orders_by_great_circle_distance() {
+        let idx = cities();
+        let q = p(39.95, 116.30);
+        let hits = idx.nearest(q, 3, None, &StationFilter::default());
+        assert_eq!(ids(&hits), ["BJ", "TJ", "SH"]);
+        for h in &hits {
+            assert_eq!(h.distance_m, q.haversine_m(h.station.location));
+        }
+        assert!(hits.windows(2).all(|w| w[0].distance_m <= w[1].distance_m));
+        assert_eq!(idx.nearest(q, 0, None, &StationFilter::default()).len(), 0);
+        assert_eq!(idx.nearest(q, 99, None, &StationFilter::default()).len(), 5);
+    }
+
+    #[test]
+    fn nearest_is_not_fooled_by_shrinking_longitude_degrees() {
+        // At 50°N, 1.5° of longitude (~107 km) is shorter than 1.2° of
+        // latitude (~133 km); a raw lon/lat tree would pick "N".
+        let idx = StationIndex::new(vec![
+            station("E", 50.0, 101.5, false, &["notebook"]),
+            station("N", 51.2, 100.0, false, &["notebook"]),
+        ]);
+        let hits = idx.nearest(p(50.0, 100.0), 1, None, &StationFilter::default());
+        assert_eq!(ids(&hits), ["E"]);
+    }
+
+    #[test]
+    fn filtered_nearest_walks_past_non_matching_stations() {
+        // 200 carry-in-only stations crowd the query; the 3 on-site ones lie
+        // beyond them. A fixed top-N then filter would return none.
+        let mut all: Vec<_> = (0..200)
+            .map(|i| {
+                station(
+                    &format!("C{i:03}"),
+                    30.0 + f64::from(i) * 1e-3,
+                    110.0,
+                    false,
+                    &["notebook"],
+                )
+            })
+            .collect();
+        all.push(station("O1", 31.0, 110.0, true, &["notebook"]));
+        all.push(station("O2", 32.0, 110.0, true, &["notebook"]));
+        all.push(station("O3", 33.0, 110.0, true, &["desktop"]));
+        let idx = StationIndex::new(all);
+        let onsite = StationFilter {
+            service: Some(Service::Onsite),
+            ..Default::default()
+        };
+        let q = p(30.0, 110.0);
+        assert_eq!(ids(&idx.nearest(q, 3, None, &onsite)), ["O1", "O2", "O3"]);
+        assert_eq!(ids(&idx.nearest(q, 5, None, &onsite)), ["O1", "O2", "O3"]);
+        let onsite_notebook = StationFilter {
+            product: Some(Product::Notebook),
+            ..onsite.clone()
+        };
+        assert_eq!(
+            ids(&idx.nearest(q, 5, None, &onsite_notebook)),
+            ["O1", "O2"]
+        );
+        // O2 is ~222 km away.
+        assert_eq!(ids(&idx.nearest(q, 5, Some(200_000.0), &onsite)), ["O1"]);
+    }
+
+    #[test]
+    fn open_at_filter_uses_station_hours() {
+        let idx = cities();
+        // Saturday 10:00 in Shanghai: every station keeps Mo-Fr hours.
+        let closed = StationFilter {
+            open_at: Some("2026-11-28T02:00:00Z".parse().unwrap()),
+            ..Default::default()
+        };
+        assert!(idx.nearest(p(30.0, 110.0), 5, None, &closed).is_empty());
+        let open = StationFilter {
+            open_at: Some("2026-11-23T02:00:00Z".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(idx.nearest(p(30.0, 110.0), 5, None, &open).len(), 5);
+    }
+
+    #[test]
+    fn exact_ties_are_broken_by_id() {
+        let idx = StationIndex::new(vec![
+            station("c", 30.0, 110.0, false, &["notebook"]),
+            station("a", 30.0, 110.0, false, &["notebook"]),
+            station("b", 30.0, 110.0, false, &["notebook"]),
+            station("z", 30.5, 110.0, false, &["notebook"]),
+        ]);
+        let q = p(29.0, 110.0);
+        assert_eq!(
+            ids(&idx.nearest(q, 2, None, &StationFilter::default())),
+            ["a", "b"]
+        );
+        assert_eq!(
+            ids(&idx.nearest(q, 4, None, &StationFilter::default())),
+            ["a", "b", "c", "z"]
+        );
+        assert_eq!(
+            ids(&idx.nearest_by(q, 1, None, |s| s.id.as_str() != "a")),
+            ["b"]
+        );
+    }
+
+    #[test]
+    fn distance_limits_are_exact_and_reject_nonsense() {
+        let idx = cities();
+        let q = p(39.9087, 116.3975);
+        let tj = q.haversine_m(idx.get(&id("TJ")).unwrap().location);
+        let all = StationFilter::default();
+        assert_eq!(ids(&idx.within(q, tj, &all)), ["BJ", "TJ"]);
+        assert_eq!(ids(&idx.within(q, tj - 1e-3, &all)), ["BJ"]);
+        assert_eq!(ids(&idx.within(q, 0.0, &all)), ["BJ"]);
+        assert!(idx.within(q, -1.0, &all).is_empty());
+        assert!(idx.within(q, f64::NAN, &all).is_empty());
+        assert_eq!(idx.within(q, f64::INFINITY, &all).len(), 5);
+        assert_eq!(idx.nearest(q, 5, Some(tj), &all).len(), 2);
+    }
+
+    #[test]
+    fn bbox_queries_are_exact_and_by_id() {
+        let idx = cities();
+        let north = BBox::new(110.0, 35.0, 120.0, 41.0).unwrap();
+        let got: Vec<_> = idx
+            .in_bbox(&north)
+            .iter()
+            .map(|s| s.id.to_string())
+            .collect();
+        assert_eq!(got, ["BJ", "TJ"]);
+        let world = BBox::new(-180.0, -90.0, 180.0, 90.0).unwrap();
+        let got: Vec<_> = idx
+            .in_bbox(&world)
+            .iter()
+            .map(|s| s.id.to_string())
+            .collect();
+        assert_eq!(got, ["BJ", "CD", "GZ", "SH", "TJ"]);
+        // The edge is inside.
+        let edge = BBox::new(116.3975, 39.9087, 116.3975, 39.9087).unwrap();
+        assert_eq!(idx.in_bbox(&edge).len(), 1);
+
+        let pacific = StationIndex::new(vec![
+            station("W", 0.0, 179.5, false, &["notebook"]),
+            station("E", 0.0, -179.5, false, &["notebook"]),
+            station("X", 0.0, 0.0, false, &["notebook"]),
+        ]);
+        let across = BBox::new(179.0, -1.0, -179.0, 1.0).unwrap();
+        let got: Vec<_> = pacific
+            .in_bbox(&across)
+            .iter()
+            .map(|s| s.id.to_string())
+            .collect();
+        assert_eq!(got, ["E", "W"]);
+        // Nearest across the antimeridian too: 1° of arc, not 359°.
+        let hits = pacific.nearest(p(0.0, 179.5), 2, None, &StationFilter::default());
+        assert_eq!(ids(&hits), ["W", "E"]);
+        assert!(
+            (hits[1].distance_m - 111_195.0).abs() < 10.0,
+            "{}",
+            hits[1].distance_m
+        );
+    }
+
+    #[test]
+    fn lookups_iteration_and_duplicates() {
+        let idx = StationIndex::new(vec![
+            station("B", 30.0, 110.0, false, &["notebook"]),
+            station("A", 31.0, 111.0, false, &["notebook"]),
+            station("B", 32.0, 112.0, false, &["notebook"]),
+        ]);
+        assert_eq!(idx.len(), 2);
+        let order: Vec<_> = idx.iter().map(|s| s.id.to_string()).collect();
+        assert_eq!(order, ["A", "B"]);
+        assert_eq!(idx.get(&id("B")).unwrap().location.lat, 32.0, "last wins");
+        assert!(idx.get(&id("Q")).is_none());
+        let e = StationIndex::empty();
+        assert!(e.is_empty());
+        assert!(e
+            .nearest(p(0.0, 0.0), 5, None, &StationFilter::default())
+            .is_empty());
+        assert!(e
+            .in_bbox(&BBox::new(-180.0, -90.0, 180.0, 90.0).unwrap())
+            .is_empty());
+    }
+
+    #[test]
+    fn upsert_and_remove_copy_and_patch() {
+        let idx = cities();
+        let moved = idx.with_upserted(station("BJ", 23.2, 113.3, false, &["desktop"]));
+        let added = moved.with_upserted(station("AA", 39.9, 116.4, false, &["desktop"]));
+        let removed = added.with_removed(&id("TJ"));
+        let unchanged = removed.with_removed(&id("nope"));
+        // The old snapshot is untouched.
+        assert_eq!(idx.get(&id("BJ")).unwrap().location.lat, 39.9087);
+        assert_eq!(idx.len(), 5);
+        assert_eq!(moved.len(), 5);
+        assert_eq!(added.len(), 6);
+        assert_eq!(unchanged.len(), 5);
+        let q = p(39.95, 116.30);
+        let all = StationFilter::default();
+        assert_eq!(ids(&moved.nearest(q, 1, None, &all)), ["TJ"]);
+        assert_eq!(ids(&unchanged.nearest(q, 2, None, &all)), ["AA", "SH"]);
+        let order: Vec<_> = unchanged.iter().map(|s| s.id.to_string()).collect();
+        assert_eq!(order, ["AA", "BJ", "CD", "GZ", "SH"]);
+    }
+
+    #[test]
+    fn shared_index_swaps_snapshots() {
+        let shared = SharedIndex::new(cities());
+        let before = shared.load();
+        shared.update(|i| i.with_removed(&id("SH")));
+        assert_eq!(before.len(), 5, "a loaded snapshot never changes");
+        assert_eq!(shared.load().len(), 4);
+        shared.store(StationIndex::empty());
+        assert!(shared.load().is_empty());
+        assert!(SharedIndex::default().load().is_empty());
+    }
+}
