@@ -17,7 +17,7 @@ use super::AppState;
 use crate::auth::Role;
 use crate::network::export;
 use crate::network::import::{self, Format, RowError};
-use crate::network::index::BBox;
+use crate::network::BBox;
 use crate::network::model::{FieldError, Station, StationDraft, StationId};
 use crate::network::query::{parse_crs, NearestParams, StationView};
 use crate::network::{Adcode, Product, Service};

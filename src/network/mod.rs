@@ -3,9 +3,12 @@
 
 pub mod demo;
 pub mod export;
+pub mod filter;
 pub mod import;
 pub mod index;
 pub mod model;
 pub mod query;
 
+pub use filter::{BBox, StationFilter};
+pub use index::{Hit, SharedIndex, StationIndex};
 pub use model::{Adcode, LatLon, Product, Service, Station, StationDraft, StationId};

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::index::{StationFilter, StationIndex};
+use super::{StationFilter, StationIndex};
 use super::model::{FieldError, LatLon, Product, Service, Station};
 use crate::places::{Crs, Gazetteer, GeoMatch};
 

@@ -1,0 +1,589 @@
+//! The exact nearest-station index: an immutable snapshot of the directory in
+//! a 3-D R-tree of unit vectors, plus the lock-free holder the server reads.
+//!
+//! Chord length between unit vectors grows monotonically with great-circle
+//! distance, so the tree's Euclidean order is the true order on the sphere;
+//! raw lon/lat would not be (a degree of longitude shrinks with latitude).
+//! Reported distances are haversine metres.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use rstar::{RStarInsertionStrategy, RTree, RTreeObject, RTreeParams, AABB};
+
+use super::model::{chord_for_metres, LatLon, Station, StationId};
+
+pub use super::filter::{BBox, StationFilter};
+
+/// One search result: a station and its great-circle distance from the query.
+#[derive(Debug, Clone, Copy)]
+pub struct Hit<'a> {
+    pub station: &'a Arc<Station>,
+    pub distance_m: f64,
+}
+
+/// Tree node fan-out. Wider nodes than rstar's default (6) mean fewer heap
+/// operations per nearest query on large directories.
+#[derive(Clone)]
+struct IndexParams;
+
+impl RTreeParams for IndexParams {
+    const MIN_SIZE: usize = 3;
+    const MAX_SIZE: usize = 6;
+    const REINSERTION_COUNT: usize = 2;
+    type DefaultInsertionStrategy = RStarInsertionStrategy;
+}
+
+/// A station at its unit vector.
+#[derive(Clone)]
+struct Entry {
+    pos: [f64; 3],
+    station: Arc<Station>,
+}
+
+impl Entry {
+    fn of(station: Arc<Station>) -> Self {
+        Entry {
+            pos: station.location.to_unit_vector(),
+            station,
+        }
+    }
+}
+
+// Ids are unique within an index, so id and position identify an entry;
+// rstar's `remove` needs this.
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.pos == other.pos && self.station.id == other.station.id
+    }
+}
+
+impl RTreeObject for Entry {
+    type Envelope = AABB<[f64; 3]>;
+    fn envelope(&self) -> Self::Envelope {
+        AABB::from_point(self.pos)
+    }
+}
+
+impl rstar::PointDistance for Entry {
+    #[inline]
+    fn distance_2(&self, q: &[f64; 3]) -> f64 {
+        let (dx, dy, dz) = (self.pos[0] - q[0], self.pos[1] - q[1], self.pos[2] - q[2]);
+        dx * dx + dy * dy + dz * dz
+    }
+}
+
+/// An immutable snapshot of the station directory, searchable by distance,
+/// radius and bounding box. Writers build a new snapshot; readers never wait.
+#[derive(Clone)]
+pub struct StationIndex {
+    tree: RTree<Entry, IndexParams>,
+    /// All stations sorted by id: point look-ups and stable paging.
+    by_id: Vec<Arc<Station>>,
+}
+
+impl fmt::Debug for StationIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StationIndex")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Default for StationIndex {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+/// Squared chord to walk the tree to for a distance limit in metres. Slightly
+/// generous so no station within the limit is lost to rounding; the exact
+/// haversine test decides.
+fn chord2_limit(max_m: f64) -> f64 {
+    let c = chord_for_metres(max_m) * (1.0 + 1e-9) + 1e-12;
+    c * c
+}
+
+impl StationIndex {
+    /// Bulk-loads a snapshot. Should `stations` repeat an id, the last one wins.
+    pub fn new(mut stations: Vec<Arc<Station>>) -> Self {
+        stations.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut by_id: Vec<Arc<Station>> = Vec::with_capacity(stations.len());
+        for s in stations {
+            match by_id.last_mut() {
+                Some(last) if last.id == s.id => *last = s,
+                _ => by_id.push(s),
+            }
+        }
+        let entries = by_id.iter().cloned().map(Entry::of).collect();
+        StationIndex {
+            tree: RTree::bulk_load_with_params(entries),
+            by_id,
+        }
+    }
+
+    pub fn empty() -> Self {
+        StationIndex {
+            tree: RTree::new_with_params(),
+            by_id: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    fn position(&self, id: &StationId) -> Result<usize, usize> {
+        self.by_id.binary_search_by(|s| s.id.cmp(id))
+    }
+
+    pub fn get(&self, id: &StationId) -> Option<&Arc<Station>> {
+        self.position(id).ok().map(|i| &self.by_id[i])
+    }
+
+    /// Every station in id order, so paging by id cursor is stable.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Station>> {
+        self.by_id.iter()
+    }
+
+    /// The `k` nearest stations matching `filter`, at most `max_m` metres away,
+    /// by distance then id.
+    pub fn nearest(
+        &self,
+        p: LatLon,
+        k: usize,
+        max_m: Option<f64>,
+        filter: &StationFilter,
+    ) -> Vec<Hit<'_>> {
+        if filter.is_empty() {
+            self.nearest_by(p, k, max_m, |_| true)
+        } else {
+            self.nearest_by(p, k, max_m, |s| filter.matches(s))
+        }
+    }
+
+    /// The `k` nearest stations for which `pred` holds, at most `max_m` metres
+    /// away (a negative or NaN limit matches nothing), by distance then id.
+    ///
+    /// The predicate is applied while walking outwards from `p`, so when at
+    /// least `k` matching stations exist within the limit, exactly `k` come
+    /// back, however rare the matches are.
+    pub fn nearest_by<'a>(
+        &'a self,
+        p: LatLon,
+        k: usize,
+        max_m: Option<f64>,
+        mut pred: impl FnMut(&Station) -> bool,
+    ) -> Vec<Hit<'a>> {
+        let limit2 = match max_m {
+            None => f64::INFINITY,
+            Some(m) if m >= 0.0 => chord2_limit(m),
+            Some(_) => return Vec::new(),
+        };
+        if k == 0 || self.is_empty() {
+            return Vec::new();
+        }
+        let q = p.to_unit_vector();
+        // (squared chord, hit); the chord orders exactly, ties go to the id.
+        let mut found: Vec<(f64, Hit<'a>)> = Vec::with_capacity(k.min(self.len()).min(256));
+        let mut kth_d2 = f64::INFINITY;
+        for (e, d2) in self.tree.nearest_neighbor_iter_with_distance_2(&q) {
+            // Once k are found, keep going only through exact ties with the
+            // k-th, so the id decides between them rather than tree order.
+            if d2 > limit2 || d2 > kth_d2 {
+                break;
+            }
+            if !pred(&e.station) {
+                continue;
+            }
+            let distance_m = p.haversine_m(e.station.location);
+            if max_m.is_some_and(|m| distance_m > m) {
+                continue;
+            }
+            found.push((
+                d2,
+                Hit {
+                    station: &e.station,
+                    distance_m,
+                },
+            ));
+            if found.len() == k {
+                kth_d2 = d2;
+            }
+        }
+        if found.len() > k {
+            found.sort_by(|a, b| by_distance_then_id(a.0, b.0, &a.1, &b.1));
+            found.truncate(k);
+        }
+        let mut hits: Vec<Hit<'a>> = found.into_iter().map(|(_, h)| h).collect();
+        // Reported order follows the reported (haversine) distance.
+        hits.sort_by(|a, b| by_distance_then_id(a.distance_m, b.distance_m, a, b));
+        hits
+    }
+
+    /// Every station matching `filter` within `radius_m` metres, by distance
+    /// then id.
+    pub fn within(&self, p: LatLon, radius_m: f64, filter: &StationFilter) -> Vec<Hit<'_>> {
+        self.nearest_by(p, usize::MAX, Some(radius_m), |s| filter.matches(s))
+    }
+
+    /// Every station inside the lon/lat box (edges included), by id.
+    pub fn in_bbox(&self, b: &BBox) -> Vec<&Arc<Station>> {
+        let (lo, hi) = b.unit_vector_bounds();
+        let mut out: Vec<&Arc<Station>> = self
+            .tree
+            .locate_in_envelope(&AABB::from_corners(lo, hi))
+            .map(|e| &e.station)
+            .filter(|s| b.contains(s.location))
+            .collect();
+        out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    /// A new snapshot with `s` added, or replacing the station with its id.
+    pub fn with_upserted(&self, s: Arc<Station>) -> Self {
+        let mut next = self.clone();
+        match next.position(&s.id) {
+            Ok(i) => {
+                let old = std::mem::replace(&mut next.by_id[i], s.clone());
+                next.tree.remove(&Entry::of(old));
+            }
+            Err(i) => next.by_id.insert(i, s.clone()),
+        }
+        next.tree.insert(Entry::of(s));
+        next
+    }
+
+    /// A new snapshot without the station `id` (unchanged if it is absent).
+    pub fn with_removed(&self, id: &StationId) -> Self {
+        let mut next = self.clone();
+        if let Ok(i) = next.position(id) {
+            let old = next.by_id.remove(i);
+            next.tree.remove(&Entry::of(old));
+        }
+        next
+    }
+}
+
+fn by_distance_then_id(da: f64, db: f64, a: &Hit<'_>, b: &Hit<'_>) -> Ordering {
+    da.total_cmp(&db)
+        .then_with(|| a.station.id.cmp(&b.station.id))
+}
+
+/// The live index: readers load a snapshot without locking; writers swap in
+/// a new one.
+pub struct SharedIndex {
+    current: ArcSwap<StationIndex>,
+}
+
+impl SharedIndex {
+    pub fn new(i: StationIndex) -> Self {
+        SharedIndex {
+            current: ArcSwap::from_pointee(i),
+        }
+    }
+
+    /// The current snapshot; it stays valid however long the caller holds it.
+    pub fn load(&self) -> Arc<StationIndex> {
+        self.current.load_full()
+    }
+
+    pub fn store(&self, i: StationIndex) {
+        self.current.store(Arc::new(i));
+    }
+
+    /// Replaces the snapshot with `f(current)`. Concurrent writers do not
+    /// lose each other's changes: `f` is re-run if another write landed
+    /// first, so it must be a pure function of its argument.
+    pub fn update(&self, f: impl Fn(&StationIndex) -> StationIndex) {
+        self.current.rcu(|cur| f(cur));
+    }
+}
+
+impl Default for SharedIndex {
+    fn default() -> Self {
+        Self::new(StationIndex::empty())
+    }
+}
+
+impl fmt::Debug for SharedIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedIndex")
+            .field("len", &self.current.load().len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::model::{Product, Service, StationDraft};
+
+    fn station(id: &str, lat: f64, lon: f64, onsite: bool, products: &[&str]) -> Arc<Station> {
+        let services = if onsite {
+            vec!["onsite".into(), "carry_in".into()]
+        } else {
+            vec!["carry_in".into()]
+        };
+        Arc::new(
+            Station::try_from(StationDraft {
+                id: id.into(),
+                name: format!("station {id}"),
+                adcode: serde_json::json!("110101"),
+                lat,
+                lon,
+                services,
+                products: products.iter().map(|p| p.to_string()).collect(),
+                opening_hours: "Mo-Fr 09:00-18:00".into(),
+                timezone: "Asia/Shanghai".into(),
+                onsite_radius_km: onsite.then_some(30.0),
+                ..Default::default()
+            })
+            .unwrap(),
+        )
+    }
+
+    fn p(lat: f64, lon: f64) -> LatLon {
+        LatLon::new(lat, lon).unwrap()
+    }
+
+    fn ids(hits: &[Hit<'_>]) -> Vec<String> {
+        hits.iter().map(|h| h.station.id.to_string()).collect()
+    }
+
+    fn id(s: &str) -> StationId {
+        StationId::parse(s).unwrap()
+    }
+
+    fn cities() -> StationIndex {
+        StationIndex::new(vec![
+            station("SH", 31.2304, 121.4737, true, &["notebook"]),
+            station("BJ", 39.9087, 116.3975, false, &["desktop"]),
+            station("GZ", 23.1291, 113.2644, true, &["notebook", "printer"]),
+            station("CD", 30.5728, 104.0668, false, &["notebook"]),
+            station("TJ", 39.0842, 117.2009, true, &["monitor"]),
+        ])
+    }
+
+    #[test]
+    fn nearest_orders_by_great_circle_distance() {
+        let idx = cities();
+        let q = p(39.95, 116.30);
+        let hits = idx.nearest(q, 3, None, &StationFilter::default());
+        assert_eq!(ids(&hits), ["BJ", "TJ", "SH"]);
+        for h in &hits {
+            assert_eq!(h.distance_m, q.haversine_m(h.station.location));
+        }
+        assert!(hits.windows(2).all(|w| w[0].distance_m <= w[1].distance_m));
+        assert_eq!(idx.nearest(q, 0, None, &StationFilter::default()).len(), 0);
+        assert_eq!(idx.nearest(q, 99, None, &StationFilter::default()).len(), 5);
+    }
+
+    #[test]
+    fn nearest_is_not_fooled_by_shrinking_longitude_degrees() {
+        // At 50°N, 1.5° of longitude (~107 km) is shorter than 1.2° of
+        // latitude (~133 km); a raw lon/lat tree would pick "N".
+        let idx = StationIndex::new(vec![
+            station("E", 50.0, 101.5, false, &["notebook"]),
+            station("N", 51.2, 100.0, false, &["notebook"]),
+        ]);
+        let hits = idx.nearest(p(50.0, 100.0), 1, None, &StationFilter::default());
+        assert_eq!(ids(&hits), ["E"]);
+    }
+
+    #[test]
+    fn filtered_nearest_walks_past_non_matching_stations() {
+        // 200 carry-in-only stations crowd the query; the 3 on-site ones lie
+        // beyond them. A fixed top-N then filter would return none.
+        let mut all: Vec<_> = (0..200)
+            .map(|i| {
+                station(
+                    &format!("C{i:03}"),
+                    30.0 + f64::from(i) * 1e-3,
+                    110.0,
+                    false,
+                    &["notebook"],
+                )
+            })
+            .collect();
+        all.push(station("O1", 31.0, 110.0, true, &["notebook"]));
+        all.push(station("O2", 32.0, 110.0, true, &["notebook"]));
+        all.push(station("O3", 33.0, 110.0, true, &["desktop"]));
+        let idx = StationIndex::new(all);
+        let onsite = StationFilter {
+            service: Some(Service::Onsite),
+            ..Default::default()
+        };
+        let q = p(30.0, 110.0);
+        assert_eq!(ids(&idx.nearest(q, 3, None, &onsite)), ["O1", "O2", "O3"]);
+        assert_eq!(ids(&idx.nearest(q, 5, None, &onsite)), ["O1", "O2", "O3"]);
+        let onsite_notebook = StationFilter {
+            product: Some(Product::Notebook),
+            ..onsite.clone()
+        };
+        assert_eq!(
+            ids(&idx.nearest(q, 5, None, &onsite_notebook)),
+            ["O1", "O2"]
+        );
+        // O2 is ~222 km away.
+        assert_eq!(ids(&idx.nearest(q, 5, Some(200_000.0), &onsite)), ["O1"]);
+    }
+
+    #[test]
+    fn open_at_filter_uses_station_hours() {
+        let idx = cities();
+        // Saturday 10:00 in Shanghai: every station keeps Mo-Fr hours.
+        let closed = StationFilter {
+            open_at: Some("2026-11-28T02:00:00Z".parse().unwrap()),
+            ..Default::default()
+        };
+        assert!(idx.nearest(p(30.0, 110.0), 5, None, &closed).is_empty());
+        let open = StationFilter {
+            open_at: Some("2026-11-23T02:00:00Z".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(idx.nearest(p(30.0, 110.0), 5, None, &open).len(), 5);
+    }
+
+    #[test]
+    fn exact_ties_are_broken_by_id() {
+        let idx = StationIndex::new(vec![
+            station("c", 30.0, 110.0, false, &["notebook"]),
+            station("a", 30.0, 110.0, false, &["notebook"]),
+            station("b", 30.0, 110.0, false, &["notebook"]),
+            station("z", 30.5, 110.0, false, &["notebook"]),
+        ]);
+        let q = p(29.0, 110.0);
+        assert_eq!(
+            ids(&idx.nearest(q, 2, None, &StationFilter::default())),
+            ["a", "b"]
+        );
+        assert_eq!(
+            ids(&idx.nearest(q, 4, None, &StationFilter::default())),
+            ["a", "b", "c", "z"]
+        );
+        assert_eq!(
+            ids(&idx.nearest_by(q, 1, None, |s| s.id.as_str() != "a")),
+            ["b"]
+        );
+    }
+
+    #[test]
+    fn distance_limits_are_exact_and_reject_nonsense() {
+        let idx = cities();
+        let q = p(39.9087, 116.3975);
+        let tj = q.haversine_m(idx.get(&id("TJ")).unwrap().location);
+        let all = StationFilter::default();
+        assert_eq!(ids(&idx.within(q, tj, &all)), ["BJ", "TJ"]);
+        assert_eq!(ids(&idx.within(q, tj - 1e-3, &all)), ["BJ"]);
+        assert_eq!(ids(&idx.within(q, 0.0, &all)), ["BJ"]);
+        assert!(idx.within(q, -1.0, &all).is_empty());
+        assert!(idx.within(q, f64::NAN, &all).is_empty());
+        assert_eq!(idx.within(q, f64::INFINITY, &all).len(), 5);
+        assert_eq!(idx.nearest(q, 5, Some(tj), &all).len(), 2);
+    }
+
+    #[test]
+    fn bbox_queries_are_exact_and_by_id() {
+        let idx = cities();
+        let north = BBox::new(110.0, 35.0, 120.0, 41.0).unwrap();
+        let got: Vec<_> = idx
+            .in_bbox(&north)
+            .iter()
+            .map(|s| s.id.to_string())
+            .collect();
+        assert_eq!(got, ["BJ", "TJ"]);
+        let world = BBox::new(-180.0, -90.0, 180.0, 90.0).unwrap();
+        let got: Vec<_> = idx
+            .in_bbox(&world)
+            .iter()
+            .map(|s| s.id.to_string())
+            .collect();
+        assert_eq!(got, ["BJ", "CD", "GZ", "SH", "TJ"]);
+        // The edge is inside.
+        let edge = BBox::new(116.3975, 39.9087, 116.3975, 39.9087).unwrap();
+        assert_eq!(idx.in_bbox(&edge).len(), 1);
+
+        let pacific = StationIndex::new(vec![
+            station("W", 0.0, 179.5, false, &["notebook"]),
+            station("E", 0.0, -179.5, false, &["notebook"]),
+            station("X", 0.0, 0.0, false, &["notebook"]),
+        ]);
+        let across = BBox::new(179.0, -1.0, -179.0, 1.0).unwrap();
+        let got: Vec<_> = pacific
+            .in_bbox(&across)
+            .iter()
+            .map(|s| s.id.to_string())
+            .collect();
+        assert_eq!(got, ["E", "W"]);
+        // Nearest across the antimeridian too: 1° of arc, not 359°.
+        let hits = pacific.nearest(p(0.0, 179.5), 2, None, &StationFilter::default());
+        assert_eq!(ids(&hits), ["W", "E"]);
+        assert!(
+            (hits[1].distance_m - 111_195.0).abs() < 10.0,
+            "{}",
+            hits[1].distance_m
+        );
+    }
+
+    #[test]
+    fn lookups_iteration_and_duplicates() {
+        let idx = StationIndex::new(vec![
+            station("B", 30.0, 110.0, false, &["notebook"]),
+            station("A", 31.0, 111.0, false, &["notebook"]),
+            station("B", 32.0, 112.0, false, &["notebook"]),
+        ]);
+        assert_eq!(idx.len(), 2);
+        let order: Vec<_> = idx.iter().map(|s| s.id.to_string()).collect();
+        assert_eq!(order, ["A", "B"]);
+        assert_eq!(idx.get(&id("B")).unwrap().location.lat, 32.0, "last wins");
+        assert!(idx.get(&id("Q")).is_none());
+        let e = StationIndex::empty();
+        assert!(e.is_empty());
+        assert!(e
+            .nearest(p(0.0, 0.0), 5, None, &StationFilter::default())
+            .is_empty());
+        assert!(e
+            .in_bbox(&BBox::new(-180.0, -90.0, 180.0, 90.0).unwrap())
+            .is_empty());
+    }
+
+    #[test]
+    fn upsert_and_remove_copy_and_patch() {
+        let idx = cities();
+        let moved = idx.with_upserted(station("BJ", 23.2, 113.3, false, &["desktop"]));
+        let added = moved.with_upserted(station("AA", 39.9, 116.4, false, &["desktop"]));
+        let removed = added.with_removed(&id("TJ"));
+        let unchanged = removed.with_removed(&id("nope"));
+        // The old snapshot is untouched.
+        assert_eq!(idx.get(&id("BJ")).unwrap().location.lat, 39.9087);
+        assert_eq!(idx.len(), 5);
+        assert_eq!(moved.len(), 5);
+        assert_eq!(added.len(), 6);
+        assert_eq!(unchanged.len(), 5);
+        let q = p(39.95, 116.30);
+        let all = StationFilter::default();
+        assert_eq!(ids(&moved.nearest(q, 1, None, &all)), ["TJ"]);
+        assert_eq!(ids(&unchanged.nearest(q, 2, None, &all)), ["AA", "SH"]);
+        let order: Vec<_> = unchanged.iter().map(|s| s.id.to_string()).collect();
+        assert_eq!(order, ["AA", "BJ", "CD", "GZ", "SH"]);
+    }
+
+    #[test]
+    fn shared_index_swaps_snapshots() {
+        let shared = SharedIndex::new(cities());
+        let before = shared.load();
+        shared.update(|i| i.with_removed(&id("SH")));
+        assert_eq!(before.len(), 5, "a loaded snapshot never changes");
+        assert_eq!(shared.load().len(), 4);
+        shared.store(StationIndex::empty());
+        assert!(shared.load().is_empty());
+        assert!(SharedIndex::default().load().is_empty());
+    }
+}
