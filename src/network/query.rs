@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{StationFilter, StationIndex};
 use super::model::{FieldError, LatLon, Product, Service, Station};
+use super::{StationFilter, StationIndex};
 use crate::places::{Crs, Gazetteer, GeoMatch};
 
 pub const DEFAULT_K: usize = 5;

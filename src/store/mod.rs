@@ -6,6 +6,7 @@
 //! and run on either pool through [`on_db!`].
 
 pub mod stations;
+pub mod technicians;
 pub mod tokens;
 
 use std::str::FromStr;
@@ -131,3 +132,15 @@ pub const DIRECTORY_CHANNEL: &str = "repairnet_directory";
 /// Queued in a PostgreSQL write transaction; delivered to listeners on commit.
 /// SQLite readers in other processes notice the bumped version instead.
 pub(crate) const NOTIFY_SQL: &str = "NOTIFY repairnet_directory";
+
+/// Whether a database error is a foreign-key violation. SQLite reports an
+/// `ON DELETE RESTRICT` violation with a trigger code, so the message is
+/// checked too.
+pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.is_foreign_key_violation() || d.message().contains("FOREIGN KEY constraint failed")
+        }
+        _ => false,
+    }
+}

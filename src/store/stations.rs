@@ -164,7 +164,7 @@ pub async fn upsert_many_with_progress(
 }
 
 pub async fn delete(db: &Db, id: &StationId) -> Result<()> {
-    let deleted = on_db!(db, p => {
+    let deleted = match on_db!(db, p => async {
         let mut tx = p.begin().await?;
         let n = sqlx::query("DELETE FROM stations WHERE id = $1")
             .bind(id.as_str())
@@ -179,7 +179,15 @@ pub async fn delete(db: &Db, id: &StationId) -> Result<()> {
         }
         tx.commit().await?;
         Ok::<_, sqlx::Error>(n)
-    })?;
+    }.await)
+    {
+        Err(e) if super::is_foreign_key_violation(&e) => {
+            return Err(StoreError::Conflict(format!(
+                "station {id} still has technicians; move or remove them first"
+            )))
+        }
+        other => other?,
+    };
     if deleted == 0 {
         return Err(StoreError::NotFound);
     }

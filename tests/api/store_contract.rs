@@ -86,3 +86,64 @@ async fn tokens_are_found_by_hash_only(backend: Backend) {
         .is_none());
 }
 on_both_backends!(tokens_are_found_by_hash_only);
+
+async fn capacity_is_never_overbooked_under_concurrency(backend: Backend) {
+    use repairnet::store::technicians::{self, TechnicianRow};
+    let Some(db) = fresh(backend).await else {
+        return;
+    };
+    let all = sample();
+    stations::upsert_many(&db, &all[..1]).await.unwrap();
+    let tech = TechnicianRow {
+        id: "T-CAP".into(),
+        station_id: all[0].id.to_string(),
+        name: "张三".into(),
+        skills: "notebook".into(),
+        daily_capacity: 5,
+        on_duty: true,
+    };
+    technicians::upsert_many(&db, std::slice::from_ref(&tech))
+        .await
+        .unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { technicians::reserve(&db, "T-CAP", day).await.unwrap() })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        granted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(granted, 5, "capacity 5 but {granted} reservations granted");
+    let booked = technicians::booked_on(&db, day).await.unwrap();
+    assert_eq!(booked, vec![("T-CAP".to_owned(), 5)]);
+    // Another day is independent; an unknown technician gets nothing.
+    assert!(technicians::reserve(&db, "T-CAP", day.succ_opt().unwrap())
+        .await
+        .unwrap());
+    assert!(!technicians::reserve(&db, "nobody", day).await.unwrap());
+    technicians::release(&db, "T-CAP", day).await.unwrap();
+    assert!(technicians::reserve(&db, "T-CAP", day).await.unwrap());
+    assert!(!technicians::reserve(&db, "T-CAP", day).await.unwrap());
+
+    // A station with technicians cannot be deleted out from under them.
+    let r = stations::delete(&db, &all[0].id).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+    // A technician of a missing station is refused, and nothing is written.
+    let orphan = TechnicianRow {
+        id: "T-ORPHAN".into(),
+        station_id: "nowhere".into(),
+        ..tech.clone()
+    };
+    assert!(matches!(
+        technicians::upsert_many(&db, &[tech.clone(), orphan]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        technicians::get(&db, "T-ORPHAN").await,
+        Err(StoreError::NotFound)
+    ));
+}
+on_both_backends!(capacity_is_never_overbooked_under_concurrency);

@@ -1,0 +1,100 @@
+//! Technician rows and per-day capacity bookings.
+
+use chrono::{NaiveDate, Utc};
+use sqlx::QueryBuilder;
+
+use super::{on_db, Db, Result, StoreError};
+
+/// A technician as stored; the dispatch domain validates and types it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct TechnicianRow {
+    pub id: String,
+    pub station_id: String,
+    pub name: String,
+    /// `notebook;desktop`
+    pub skills: String,
+    pub daily_capacity: i32,
+    pub on_duty: bool,
+}
+
+const COLUMNS: &str = "id, station_id, name, skills, daily_capacity, on_duty";
+
+pub async fn list(db: &Db, station_id: Option<&str>) -> Result<Vec<TechnicianRow>> {
+    let rows = on_db!(db, p => match station_id {
+        Some(s) => sqlx::query_as::<_, TechnicianRow>(&format!(
+            "SELECT {COLUMNS} FROM technicians WHERE station_id = $1 ORDER BY id"))
+            .bind(s).fetch_all(p).await,
+        None => sqlx::query_as::<_, TechnicianRow>(&format!(
+            "SELECT {COLUMNS} FROM technicians ORDER BY id")).fetch_all(p).await,
+    })?;
+    Ok(rows)
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<TechnicianRow> {
+    on_db!(db, p => sqlx::query_as::<_, TechnicianRow>(&format!(
+        "SELECT {COLUMNS} FROM technicians WHERE id = $1")).bind(id).fetch_optional(p).await)?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Inserts or replaces technicians in one transaction; a technician whose
+/// station does not exist fails the whole batch with `Conflict`.
+pub async fn upsert_many(db: &Db, rows: &[TechnicianRow]) -> Result<()> {
+    let now = Utc::now();
+    let res = on_db!(db, p => async {
+        let mut tx = p.begin().await?;
+        for chunk in rows.chunks(1000) {
+            let mut q = QueryBuilder::new(format!("INSERT INTO technicians ({COLUMNS}, updated_at) "));
+            q.push_values(chunk, |mut b, t| {
+                b.push_bind(&t.id)
+                    .push_bind(&t.station_id)
+                    .push_bind(&t.name)
+                    .push_bind(&t.skills)
+                    .push_bind(t.daily_capacity)
+                    .push_bind(t.on_duty)
+                    .push_bind(now);
+            });
+            q.push(" ON CONFLICT (id) DO UPDATE SET station_id = excluded.station_id, \
+                    name = excluded.name, skills = excluded.skills, \
+                    daily_capacity = excluded.daily_capacity, on_duty = excluded.on_duty, \
+                    updated_at = excluded.updated_at");
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }.await);
+    match res {
+        Err(e) if super::is_foreign_key_violation(&e) => Err(StoreError::Conflict(
+            "a technician's station_id names no station".into(),
+        )),
+        other => Ok(other?),
+    }
+}
+
+/// Reserves one unit of a technician's capacity on `day`, if any is left:
+/// a single conditional upsert, atomic on both backends. Returns whether
+/// the reservation was made.
+pub async fn reserve(db: &Db, technician_id: &str, day: NaiveDate) -> Result<bool> {
+    let day = day.to_string();
+    let sql = "INSERT INTO capacity_bookings (technician_id, day, booked) \
+               SELECT id, $2, 1 FROM technicians WHERE id = $1 AND daily_capacity >= 1 \
+               ON CONFLICT (technician_id, day) DO UPDATE SET booked = capacity_bookings.booked + 1 \
+               WHERE capacity_bookings.booked < (SELECT daily_capacity FROM technicians WHERE id = $1)";
+    let n = on_db!(db, p => sqlx::query(sql).bind(technician_id).bind(&day).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Gives back one unit (a cancelled or transferred job).
+pub async fn release(db: &Db, technician_id: &str, day: NaiveDate) -> Result<()> {
+    let day = day.to_string();
+    on_db!(db, p => sqlx::query(
+        "UPDATE capacity_bookings SET booked = booked - 1 WHERE technician_id = $1 AND day = $2 AND booked > 0")
+        .bind(technician_id).bind(&day).execute(p).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Booked counts of every technician on `day`.
+pub async fn booked_on(db: &Db, day: NaiveDate) -> Result<Vec<(String, i32)>> {
+    let day = day.to_string();
+    Ok(on_db!(db, p => sqlx::query_as::<_, (String, i32)>(
+        "SELECT technician_id, booked FROM capacity_bookings WHERE day = $1")
+        .bind(&day).fetch_all(p).await)?)
+}
