@@ -64,6 +64,8 @@ enum KeyKind {
     Full,
     Alias,
     Short,
+    /// A pinyin key built from a rare reading of one of its characters.
+    RareReading,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -83,21 +85,27 @@ pub(crate) struct Index {
 }
 
 /// Readings of a name, one per combination of its characters' readings
-/// (capped: names with many polyphonic characters keep the first few).
-fn pinyin_keys(name: &str) -> Vec<String> {
-    let mut keys = vec![String::new()];
+/// (capped), each with whether it uses only the characters' main readings.
+/// Rare readings still match but lose to main ones (郴州 may read "lanzhou",
+/// 兰州 does).
+fn pinyin_keys(name: &str) -> Vec<(String, bool)> {
+    let mut keys = vec![(String::new(), true)];
     for c in name.chars() {
         let Some(multi) = c.to_pinyin_multi() else {
             return Vec::new();
         };
-        let mut readings: Vec<&str> = multi.into_iter().map(|p| p.plain()).collect();
-        readings.dedup();
+        let mut readings: Vec<&str> = Vec::new();
+        for r in multi.into_iter().map(|p| p.plain()) {
+            if !readings.contains(&r) {
+                readings.push(r);
+            }
+        }
         readings.truncate(3);
         let mut next = Vec::new();
-        for k in &keys {
-            for r in &readings {
+        for (k, main) in &keys {
+            for (i, r) in readings.iter().enumerate() {
                 if next.len() < 8 {
-                    next.push(format!("{k}{r}").replace('ü', "v"));
+                    next.push((format!("{k}{r}").replace('ü', "v"), *main && i == 0));
                 }
             }
         }
@@ -105,6 +113,18 @@ fn pinyin_keys(name: &str) -> Vec<String> {
     }
     keys
 }
+
+/// Conventional romanisations that are not pinyin but are what callers type.
+const EXONYMS: [(&str, &str); 8] = [
+    ("lhasa", "拉萨市"),
+    ("urumqi", "乌鲁木齐市"),
+    ("hohhot", "呼和浩特市"),
+    ("kashgar", "喀什地区"),
+    ("shigatse", "日喀则市"),
+    ("peking", "北京市"),
+    ("canton", "广州市"),
+    ("amoy", "厦门市"),
+];
 
 impl Index {
     pub(crate) fn build(divisions: &[Division]) -> Index {
@@ -132,10 +152,21 @@ impl Index {
                     kind,
                     chars,
                 };
-                for p in pinyin_keys(&key) {
-                    push_unique(latin.entry(p).or_default(), target);
+                for (p, main) in pinyin_keys(&key) {
+                    let kind = if main { kind } else { KeyKind::RareReading };
+                    push_unique(latin.entry(p).or_default(), KeyTarget { kind, ..target });
                 }
                 push_unique(han.entry(key).or_default(), target);
+            }
+        }
+        for (romanised, name) in EXONYMS {
+            if let Some(i) = divisions.iter().position(|d| d.name == name) {
+                let target = KeyTarget {
+                    division: i,
+                    kind: KeyKind::Short,
+                    chars: divisions[i].short_name.chars().count(),
+                };
+                push_unique(latin.entry(romanised.to_owned()).or_default(), target);
             }
         }
         let (han, han_targets) = automaton(han);
@@ -149,9 +180,12 @@ impl Index {
     }
 }
 
+/// Adds a key's target, keeping only the heaviest way a key names a division.
 fn push_unique(v: &mut Vec<KeyTarget>, t: KeyTarget) {
-    if !v.iter().any(|x| x.division == t.division) {
-        v.push(t);
+    match v.iter_mut().find(|x| x.division == t.division) {
+        Some(x) if weight(t.kind, t.chars) > weight(x.kind, x.chars) => *x = t,
+        Some(_) => {}
+        None => v.push(t),
     }
 }
 
@@ -222,6 +256,7 @@ fn weight(kind: KeyKind, chars: usize) -> f64 {
             KeyKind::Full => 1.0,
             KeyKind::Alias => 0.5,
             KeyKind::Short => 0.0,
+            KeyKind::RareReading => -0.3,
         }
 }
 
@@ -510,6 +545,9 @@ mod tests {
         for q in ["Zigong", "ZIGONG", "zigong shi"] {
             assert_eq!(best(q), 510300, "{q}");
         }
+        // Main readings beat rare ones: 郴 can also read "lan".
+        assert_eq!(best("Lanzhou"), 620100);
+        assert_eq!(best("Lhasa"), 540100);
         for q in ["luzhou jiangyang", "LuzhouJiangyang", "luzhoujiangyang"] {
             assert_eq!(best(q), 510502, "{q}");
         }

@@ -1,6 +1,7 @@
 //! Traditional → simplified characters for the characters that occur in
-//! division names (derived from OpenCC's character table), so 瀘州 and 廣東
-//! match. Sorted by the traditional character for binary search.
+//! division names (derived from OpenCC's character table, plus 瀋, 穀 and
+//! 彙, whose simplified forms OpenCC leaves unchanged), so 瀘州, 廣東 and
+//! 瀋陽 match. Sorted by the traditional character for binary search.
 
 const PAIRS: &[(char, char)] = &[
     ('亞', '亚'),
@@ -88,6 +89,7 @@ const PAIRS: &[(char, char)] = &[
     ('張', '张'),
     ('強', '强'),
     ('彌', '弥'),
+    ('彙', '汇'),
     ('彥', '彦'),
     ('後', '后'),
     ('從', '从'),
@@ -155,6 +157,7 @@ const PAIRS: &[(char, char)] = &[
     ('濟', '济'),
     ('濰', '潍'),
     ('濱', '滨'),
+    ('瀋', '沈'),
     ('瀏', '浏'),
     ('瀘', '泸'),
     ('瀾', '澜'),
@@ -199,6 +202,7 @@ const PAIRS: &[(char, char)] = &[
     ('禪', '禅'),
     ('禮', '礼'),
     ('稱', '称'),
+    ('穀', '谷'),
     ('積', '积'),
     ('窪', '洼'),
     ('競', '竞'),
