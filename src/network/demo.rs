@@ -858,6 +858,7 @@ pub fn generate(gaz: &Gazetteer, seed: u64) -> DemoNetwork {
     let onsite = weighted_sample(&mut rng, &weights, TARGET_ONSITE.min(slots.len()));
 
     let mut letters: BTreeMap<Adcode, u8> = BTreeMap::new();
+    let mut names: BTreeSet<String> = BTreeSet::new();
     let mut stations = Vec::with_capacity(slots.len());
     let mut technicians_out = Vec::new();
     let mut next_tech = 0usize;
@@ -878,7 +879,12 @@ pub fn generate(gaz: &Gazetteer, seed: u64) -> DemoNetwork {
         } else {
             "服务站"
         };
-        let name = format!("{}{place}{kind}", slot.city.short_name);
+        let mut name = format!("{}{place}{kind}", slot.city.short_name);
+        // 伊宁市 and 伊宁县 share a short name; the full name tells them apart.
+        if !names.insert(name.clone()) {
+            name = format!("{}{}{kind}", slot.city.short_name, slot.site.name);
+            names.insert(name.clone());
+        }
         let is_onsite = onsite.contains(&i);
         let services = if is_onsite {
             vec![Service::Onsite, Service::CarryIn]
@@ -1037,6 +1043,8 @@ mod tests {
 
         let ids: HashSet<_> = stations.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids.len(), stations.len(), "station ids repeat");
+        let names: HashSet<_> = stations.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names.len(), stations.len(), "station names repeat");
 
         let cities: HashSet<_> = stations
             .iter()
@@ -1073,6 +1081,10 @@ mod tests {
                 .get(s.adcode)
                 .unwrap_or_else(|| panic!("{}: adcode {} unknown", s.id, s.adcode));
             assert_eq!(s.province, d.province, "{}", s.id);
+            match d.level {
+                Level::District => assert_eq!(d.city.as_ref(), Some(&s.city), "{}", s.id),
+                _ => assert_eq!(d.name, s.city, "{}", s.id),
+            }
             assert!(s.address.starts_with(&s.city), "{}", s.id);
             assert_eq!(Some(s.region), Region::of_adcode(s.adcode));
             let centre = d.location.expect("stations sit at divisions with a centre");
