@@ -26,6 +26,8 @@ use store::Db;
 
 /// The demo network shipped in `data/demo/` (see its README for how it is made).
 pub const DEMO_STATIONS_CSV: &str = include_str!("../data/demo/stations.csv");
+/// The demo network's technicians.
+pub const DEMO_TECHNICIANS_CSV: &str = include_str!("../data/demo/technicians.csv");
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -117,8 +119,14 @@ pub async fn load_demo_if_empty(db: &Db) -> anyhow::Result<bool> {
         "demo data has invalid rows: {:?}",
         parsed.errors
     );
+    let technicians = demo_technicians()?;
     store::stations::upsert_many(db, &parsed.stations).await?;
-    tracing::info!(stations = parsed.stations.len(), "loaded the demo network");
+    store::technicians::upsert_many(db, &technicians).await?;
+    tracing::info!(
+        stations = parsed.stations.len(),
+        technicians = technicians.len(),
+        "loaded the demo network"
+    );
     Ok(true)
 }
 
@@ -169,4 +177,31 @@ async fn refresh_index(state: web::Data<AppState>) {
             Err(e) => tracing::warn!(error = %e, "index refresh failed"),
         }
     }
+}
+
+/// The shipped demo technicians as rows.
+pub fn demo_technicians() -> anyhow::Result<Vec<store::technicians::TechnicianRow>> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        id: String,
+        station_id: String,
+        name: String,
+        skills: String,
+        daily_capacity: i32,
+        on_duty: bool,
+    }
+    let mut rdr = csv::Reader::from_reader(DEMO_TECHNICIANS_CSV.as_bytes());
+    rdr.deserialize::<Row>()
+        .map(|r| {
+            let r = r?;
+            Ok(store::technicians::TechnicianRow {
+                id: r.id,
+                station_id: r.station_id,
+                name: r.name,
+                skills: r.skills,
+                daily_capacity: r.daily_capacity,
+                on_duty: r.on_duty,
+            })
+        })
+        .collect()
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod openapi;
 pub mod ops;
+pub mod places;
 pub mod stations;
 pub mod web_assets;
 
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .service(
             web::scope("/api/v1")
                 .configure(stations::routes)
+                .configure(places::routes)
                 .default_service(web::to(not_found)),
         )
         .configure(web_assets::routes);

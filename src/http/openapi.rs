@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ops, stations};
+use super::{ops, places, stations};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,7 +15,7 @@ use super::{ops, stations};
     paths(ops::healthz, ops::readyz),
     nest((path = "/api/v1", api = V1)),
     modifiers(&BearerAuth),
-    tags((name = "stations", description = "the station directory"), (name = "ops", description = "operations"))
+    tags((name = "stations", description = "the station directory"), (name = "places", description = "geocoding"), (name = "ops", description = "operations"))
 )]
 pub struct ApiDoc;
 
@@ -31,6 +31,7 @@ pub struct ApiDoc;
     stations::delete_one,
     stations::import_stations,
     stations::regions,
+    places::geocode,
 ))]
 struct V1;
 

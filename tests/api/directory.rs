@@ -494,3 +494,107 @@ async fn regions_count_every_station_once() {
         .iter()
         .all(|r| !r["provinces"].as_array().unwrap().is_empty()));
 }
+
+#[tokio::test]
+async fn an_address_finds_the_stations_nearest_its_division() {
+    let app = spawn_app().await;
+    let (s, body) = app
+        .get_json("/api/v1/stations/nearest?address=%E7%BB%B5%E9%98%B3%E6%B6%AA%E5%9F%8E%E4%B8%B4%E5%9B%AD%E8%B7%AF&k=5")
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["query"]["division"]["adcode"], "510703", "{body}");
+    assert_eq!(body["query"]["remainder"], "临园路");
+    let (lat, lon) = (
+        body["query"]["lat"].as_f64().unwrap(),
+        body["query"]["lon"].as_f64().unwrap(),
+    );
+    let (_, by_point) = app
+        .get_json(&format!("/api/v1/stations/nearest?lat={lat}&lon={lon}&k=5"))
+        .await;
+    assert_eq!(body["results"], by_point["results"]);
+    assert_eq!(body["results"][0]["station"]["city"], "绵阳市");
+
+    let (s, body) = app
+        .get_json("/api/v1/stations/nearest?address=xyzzy&k=5")
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(body["error"]["details"][0]["field"], "address");
+    let (s, _) = app
+        .get_json("/api/v1/stations/nearest?address=%E7%BB%B5%E9%98%B3&lat=1&lon=2")
+        .await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn a_gcj02_point_gives_the_same_stations_as_its_wgs84_twin() {
+    use repairnet::places::Crs;
+    let app = spawn_app().await;
+    let wgs = LatLon::new(31.4680, 104.6796).unwrap();
+    let gcj = Crs::Gcj02.from_wgs84(wgs);
+    assert!(
+        gcj.haversine_m(wgs) > 100.0,
+        "GCJ-02 shift expected in Sichuan"
+    );
+    let (_, a) = app
+        .get_json(&format!(
+            "/api/v1/stations/nearest?lat={}&lon={}&k=5",
+            wgs.lat, wgs.lon
+        ))
+        .await;
+    let (s, b) = app
+        .get_json(&format!(
+            "/api/v1/stations/nearest?lat={}&lon={}&k=5&crs=gcj02",
+            gcj.lat, gcj.lon
+        ))
+        .await;
+    assert_eq!(s, 200);
+    let ids = |v: &Value| -> Vec<String> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["station"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&a), ids(&b));
+    for (x, y) in a["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(b["results"].as_array().unwrap())
+    {
+        assert!(
+            (x["distance_m"].as_f64().unwrap() - y["distance_m"].as_f64().unwrap()).abs() < 0.5
+        );
+        // Station points come back in the caller's system: shifted by GCJ-02.
+        let p = LatLon::new(
+            y["station"]["lat"].as_f64().unwrap(),
+            y["station"]["lon"].as_f64().unwrap(),
+        )
+        .unwrap();
+        let q = LatLon::new(
+            x["station"]["lat"].as_f64().unwrap(),
+            x["station"]["lon"].as_f64().unwrap(),
+        )
+        .unwrap();
+        assert!(p.haversine_m(q) > 100.0);
+        assert_eq!(y["station"]["crs"], "gcj02");
+    }
+}
+
+#[tokio::test]
+async fn geocode_endpoint_answers_and_flags_ambiguity() {
+    let app = spawn_app().await;
+    let (s, body) = app
+        .get_json("/api/v1/geocode?q=%E9%BC%93%E6%A5%BC%E5%8C%BA")
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["ambiguous"], true);
+    assert!(body["matches"].as_array().unwrap().len() >= 4);
+    let (_, body) = app.get_json("/api/v1/geocode?q=Zigong").await;
+    assert_eq!(body["matches"][0]["adcode"], "510300");
+    assert_eq!(body["ambiguous"], false);
+    let (s, body) = app.get_json("/api/v1/geocode").await;
+    assert_eq!(s, 400);
+    assert_eq!(error_code(&body), "invalid_input");
+}
