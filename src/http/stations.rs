@@ -122,9 +122,9 @@ pub struct ListParams {
 /// An adcode filter matches the division and everything under it.
 fn adcode_matches(filter: Adcode, a: Adcode) -> bool {
     let f = filter.value();
-    if f % 10_000 == 0 {
+    if f.is_multiple_of(10_000) {
         a.province() == filter
-    } else if f % 100 == 0 {
+    } else if f.is_multiple_of(100) {
         a.prefecture() == filter
     } else {
         a == filter

@@ -86,7 +86,7 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Parsed, ImportError> {
 
 /// Validates drafts (or the reasons they could not be read) row by row and
 /// rejects ids repeated within the file.
-fn validate(drafts: Vec<Result<StationDraft, (Option<String>, Vec<FieldError>)>>) -> Parsed {
+fn validate(drafts: Vec<DraftResult>) -> Parsed {
     let mut out = Parsed::default();
     let mut seen = HashSet::new();
     for (i, d) in drafts.into_iter().enumerate() {
@@ -322,11 +322,7 @@ mod tests {
     fn csv_header_problems_fail_the_whole_file() {
         let e = parse(Format::Csv, b"id,name\nA,B\n").unwrap_err();
         assert!(e.to_string().contains("missing column"), "{e}");
-        let e = parse(
-            Format::Csv,
-            format!("{}", HEADER.replace("lat", "latt")).as_bytes(),
-        )
-        .unwrap_err();
+        let e = parse(Format::Csv, HEADER.replace("lat", "latt").as_bytes()).unwrap_err();
         assert!(matches!(e, ImportError::Header(_)));
         assert!(matches!(
             parse(Format::Csv, HEADER.as_bytes()),
