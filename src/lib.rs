@@ -183,7 +183,7 @@ async fn refresh_index(state: web::Data<AppState>) {
 pub fn demo_technicians() -> anyhow::Result<Vec<store::technicians::TechnicianRow>> {
     #[derive(serde::Deserialize)]
     struct Row {
-        id: String,
+        id: i64,
         station_id: String,
         name: String,
         skills: String,

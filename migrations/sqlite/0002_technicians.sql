@@ -3,7 +3,7 @@
 -- upsert, so no technician day can exceed its capacity however many
 -- processes book at once.
 CREATE TABLE technicians (
-    id             TEXT PRIMARY KEY NOT NULL,
+    id             INTEGER PRIMARY KEY,
     station_id     TEXT NOT NULL REFERENCES stations (id) ON DELETE RESTRICT,
     name           TEXT NOT NULL,
     skills         TEXT NOT NULL,
@@ -14,7 +14,7 @@ CREATE TABLE technicians (
 CREATE INDEX technicians_station ON technicians (station_id);
 
 CREATE TABLE capacity_bookings (
-    technician_id TEXT NOT NULL REFERENCES technicians (id) ON DELETE CASCADE,
+    technician_id BIGINT NOT NULL REFERENCES technicians (id) ON DELETE CASCADE,
     day           TEXT NOT NULL,
     booked        INTEGER NOT NULL CHECK (booked >= 0),
     PRIMARY KEY (technician_id, day)

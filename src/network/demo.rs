@@ -64,7 +64,8 @@ pub const TECHNICIAN_COLUMNS: [&str; 6] = [
 /// A technician of the demo roster (the dispatch layer imports these).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoTechnician {
-    pub id: String,
+    /// Positive integer, as the database assigns technician ids.
+    pub id: i64,
     pub station_id: String,
     pub name: String,
     pub skills: BTreeSet<Product>,
@@ -819,7 +820,7 @@ fn technicians(
             let given = GIVEN_NAMES.choose(rng).expect("non-empty");
             *next_id += 1;
             DemoTechnician {
-                id: format!("T{:04}", *next_id),
+                id: *next_id as i64,
                 station_id: station.id.to_string(),
                 name: format!("{surname}{given}"),
                 skills,
@@ -969,7 +970,7 @@ pub fn write_technicians<W: io::Write>(net: &DemoNetwork, out: W) -> io::Result<
     w.write_record(TECHNICIAN_COLUMNS)?;
     for t in &net.technicians {
         w.write_record([
-            t.id.clone(),
+            t.id.to_string(),
             t.station_id.clone(),
             t.name.clone(),
             join(&t.skills),

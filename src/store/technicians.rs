@@ -8,7 +8,7 @@ use super::{on_db, Db, Result, StoreError};
 /// A technician as stored; the dispatch domain validates and types it.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct TechnicianRow {
-    pub id: String,
+    pub id: i64,
     pub station_id: String,
     pub name: String,
     /// `notebook;desktop`
@@ -30,7 +30,7 @@ pub async fn list(db: &Db, station_id: Option<&str>) -> Result<Vec<TechnicianRow
     Ok(rows)
 }
 
-pub async fn get(db: &Db, id: &str) -> Result<TechnicianRow> {
+pub async fn get(db: &Db, id: i64) -> Result<TechnicianRow> {
     on_db!(db, p => sqlx::query_as::<_, TechnicianRow>(&format!(
         "SELECT {COLUMNS} FROM technicians WHERE id = $1")).bind(id).fetch_optional(p).await)?
     .ok_or(StoreError::NotFound)
@@ -59,6 +59,14 @@ pub async fn upsert_many(db: &Db, rows: &[TechnicianRow]) -> Result<()> {
                     updated_at = excluded.updated_at");
             q.build().execute(&mut *tx).await?;
         }
+        if matches!(db, Db::Postgres(_)) {
+            // Explicit ids do not advance the identity sequence; keep it
+            // past them so server-assigned ids never collide.
+            sqlx::query("SELECT setval(pg_get_serial_sequence('technicians', 'id'), \
+                         GREATEST((SELECT MAX(id) FROM technicians), 1))")
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await
     }.await);
     match res {
@@ -72,7 +80,7 @@ pub async fn upsert_many(db: &Db, rows: &[TechnicianRow]) -> Result<()> {
 /// Reserves one unit of a technician's capacity on `day`, if any is left:
 /// a single conditional upsert, atomic on both backends. Returns whether
 /// the reservation was made.
-pub async fn reserve(db: &Db, technician_id: &str, day: NaiveDate) -> Result<bool> {
+pub async fn reserve(db: &Db, technician_id: i64, day: NaiveDate) -> Result<bool> {
     let day = day.to_string();
     let sql = "INSERT INTO capacity_bookings (technician_id, day, booked) \
                SELECT id, $2, 1 FROM technicians WHERE id = $1 AND daily_capacity >= 1 \
@@ -83,7 +91,7 @@ pub async fn reserve(db: &Db, technician_id: &str, day: NaiveDate) -> Result<boo
 }
 
 /// Gives back one unit (a cancelled or transferred job).
-pub async fn release(db: &Db, technician_id: &str, day: NaiveDate) -> Result<()> {
+pub async fn release(db: &Db, technician_id: i64, day: NaiveDate) -> Result<()> {
     let day = day.to_string();
     on_db!(db, p => sqlx::query(
         "UPDATE capacity_bookings SET booked = booked - 1 WHERE technician_id = $1 AND day = $2 AND booked > 0")
@@ -92,9 +100,9 @@ pub async fn release(db: &Db, technician_id: &str, day: NaiveDate) -> Result<()>
 }
 
 /// Booked counts of every technician on `day`.
-pub async fn booked_on(db: &Db, day: NaiveDate) -> Result<Vec<(String, i32)>> {
+pub async fn booked_on(db: &Db, day: NaiveDate) -> Result<Vec<(i64, i32)>> {
     let day = day.to_string();
-    Ok(on_db!(db, p => sqlx::query_as::<_, (String, i32)>(
+    Ok(on_db!(db, p => sqlx::query_as::<_, (i64, i32)>(
         "SELECT technician_id, booked FROM capacity_bookings WHERE day = $1")
         .bind(&day).fetch_all(p).await)?)
 }

@@ -95,7 +95,7 @@ async fn capacity_is_never_overbooked_under_concurrency(backend: Backend) {
     let all = sample();
     stations::upsert_many(&db, &all[..1]).await.unwrap();
     let tech = TechnicianRow {
-        id: "T-CAP".into(),
+        id: 7,
         station_id: all[0].id.to_string(),
         name: "张三".into(),
         skills: "notebook".into(),
@@ -109,7 +109,7 @@ async fn capacity_is_never_overbooked_under_concurrency(backend: Backend) {
     let tasks: Vec<_> = (0..200)
         .map(|_| {
             let db = db.clone();
-            tokio::spawn(async move { technicians::reserve(&db, "T-CAP", day).await.unwrap() })
+            tokio::spawn(async move { technicians::reserve(&db, 7, day).await.unwrap() })
         })
         .collect();
     let mut granted = 0;
@@ -118,22 +118,22 @@ async fn capacity_is_never_overbooked_under_concurrency(backend: Backend) {
     }
     assert_eq!(granted, 5, "capacity 5 but {granted} reservations granted");
     let booked = technicians::booked_on(&db, day).await.unwrap();
-    assert_eq!(booked, vec![("T-CAP".to_owned(), 5)]);
+    assert_eq!(booked, vec![(7, 5)]);
     // Another day is independent; an unknown technician gets nothing.
-    assert!(technicians::reserve(&db, "T-CAP", day.succ_opt().unwrap())
+    assert!(technicians::reserve(&db, 7, day.succ_opt().unwrap())
         .await
         .unwrap());
-    assert!(!technicians::reserve(&db, "nobody", day).await.unwrap());
-    technicians::release(&db, "T-CAP", day).await.unwrap();
-    assert!(technicians::reserve(&db, "T-CAP", day).await.unwrap());
-    assert!(!technicians::reserve(&db, "T-CAP", day).await.unwrap());
+    assert!(!technicians::reserve(&db, 999, day).await.unwrap());
+    technicians::release(&db, 7, day).await.unwrap();
+    assert!(technicians::reserve(&db, 7, day).await.unwrap());
+    assert!(!technicians::reserve(&db, 7, day).await.unwrap());
 
     // A station with technicians cannot be deleted out from under them.
     let r = stations::delete(&db, &all[0].id).await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
     // A technician of a missing station is refused, and nothing is written.
     let orphan = TechnicianRow {
-        id: "T-ORPHAN".into(),
+        id: 8,
         station_id: "nowhere".into(),
         ..tech.clone()
     };
@@ -142,7 +142,7 @@ async fn capacity_is_never_overbooked_under_concurrency(backend: Backend) {
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        technicians::get(&db, "T-ORPHAN").await,
+        technicians::get(&db, 8).await,
         Err(StoreError::NotFound)
     ));
 }
