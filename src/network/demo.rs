@@ -1144,7 +1144,7 @@ mod tests {
         let mut per_station: BTreeMap<&str, usize> = BTreeMap::new();
         let mut ids = HashSet::new();
         for t in &net.technicians {
-            assert!(ids.insert(t.id.as_str()), "{} repeats", t.id);
+            assert!(ids.insert(t.id), "{} repeats", t.id);
             let s = by_id[t.station_id.as_str()];
             assert!(s.offers(Service::Onsite), "{} at carry-in {}", t.id, s.id);
             assert!(!t.skills.is_empty() && t.skills.is_subset(&s.products));
