@@ -95,6 +95,17 @@ impl Db {
         Ok(())
     }
 
+    /// The statement that opens a write transaction. SQLite's default
+    /// deferred BEGIN fails with "database is locked" when a reading
+    /// transaction later tries to write beside another writer; IMMEDIATE
+    /// takes the write lock up front and waits for it instead.
+    pub(crate) fn begin_write_sql(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "BEGIN IMMEDIATE",
+            Db::Postgres(_) => "BEGIN",
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "sqlite",

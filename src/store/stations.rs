@@ -165,7 +165,7 @@ pub async fn upsert_many_with_progress(
 
 pub async fn delete(db: &Db, id: &StationId) -> Result<()> {
     let deleted = match on_db!(db, p => async {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_with(db.begin_write_sql()).await?;
         let n = sqlx::query("DELETE FROM stations WHERE id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -209,7 +209,7 @@ async fn write_rows(
 ) -> Result<UpsertCounts> {
     let now = Utc::now();
     on_db!(db, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_with(db.begin_write_sql()).await?;
         // Which ids exist decides inserted vs updated; read inside the
         // transaction so the counts match what is written.
         let mut existing = std::collections::HashSet::new();

@@ -41,7 +41,7 @@ pub async fn get(db: &Db, id: i64) -> Result<TechnicianRow> {
 pub async fn upsert_many(db: &Db, rows: &[TechnicianRow]) -> Result<()> {
     let now = Utc::now();
     let res = on_db!(db, p => async {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_with(db.begin_write_sql()).await?;
         for chunk in rows.chunks(1000) {
             let mut q = QueryBuilder::new(format!("INSERT INTO technicians ({COLUMNS}, updated_at) "));
             q.push_values(chunk, |mut b, t| {
