@@ -53,6 +53,11 @@
     els.map.classList.add("no-tiles");
   }
   drawGraticule();
+  var note = L.control({ position: "bottomleft" });
+  note.onAdd = function () {
+    return el("div", "tiles-note", "底图不可用，仅显示网点 · Map tiles unavailable");
+  };
+  note.addTo(map);
 
   var stationLayer = L.markerClusterGroup({
     showCoverageOnHover: false,
@@ -70,15 +75,17 @@
   function drawGraticule() {
     var grid = L.layerGroup();
     var style = { color: "#9aa9b5", weight: 1, opacity: 0.5, interactive: false, dashArray: "2 4" };
+    function label(at, text, anchor) {
+      L.marker(at, { interactive: false, keyboard: false,
+        icon: L.divIcon({ className: "grid-label", html: text, iconSize: [44, 14], iconAnchor: anchor }) }).addTo(grid);
+    }
     for (var lat = 15; lat <= 55; lat += 5) {
       L.polyline([[lat, 70], [lat, 140]], style).addTo(grid);
-      L.marker([lat, 72], { interactive: false, keyboard: false,
-        icon: L.divIcon({ className: "grid-label", html: lat + "°N", iconSize: null }) }).addTo(grid);
+      if (lat > 15) { label([lat, 70], lat + "°N", [-3, 14]); }
     }
     for (var lon = 70; lon <= 140; lon += 5) {
       L.polyline([[15, lon], [55, lon]], style).addTo(grid);
-      L.marker([16, lon], { interactive: false, keyboard: false,
-        icon: L.divIcon({ className: "grid-label", html: lon + "°E", iconSize: null }) }).addTo(grid);
+      label([15, lon], lon + "°E", [-3, -2]);
     }
     grid.addTo(map);
   }
@@ -452,5 +459,6 @@
     }, { enableHighAccuracy: false, timeout: 10000, maximumAge: 60000 });
   });
 
+  els.status.textContent = "输入地址或坐标，或点击地图开始查询。Search for an address or a point, or click the map.";
   loadStations();
 })();
