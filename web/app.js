@@ -461,4 +461,14 @@
 
   els.status.textContent = "输入地址或坐标，或点击地图开始查询。Search for an address or a point, or click the map.";
   loadStations();
+  // ?q=... (and the filter names) start a search, so other systems can link
+  // straight to a customer's nearest stations.
+  if (params.get("q")) {
+    els.q.value = params.get("q");
+    if (params.get("k")) { els.k.value = params.get("k"); }
+    if (params.get("service")) { els.service.value = params.get("service"); }
+    if (params.get("product")) { els.product.value = params.get("product"); }
+    els.openNow.checked = params.get("open_now") === "true";
+    els.form.requestSubmit();
+  }
 })();
