@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod browser;
 mod directory;
 mod import;
 mod ops;
