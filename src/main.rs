@@ -235,6 +235,7 @@ async fn main() -> anyhow::Result<()> {
                 open_at,
                 max_km,
                 crs,
+                out_crs: None,
             };
             let now = chrono::Utc::now();
             let q = match params.resolve(Gazetteer::embedded(), now) {

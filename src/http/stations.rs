@@ -67,9 +67,9 @@ async fn nearest(
         .map_err(|e| ApiError::invalid_fields(&e))?;
     let index = state.index.load();
     let hits = q.run(&index);
-    let shown = q.crs.from_wgs84(q.point);
+    let shown = q.out_crs.from_wgs84(q.point);
     let mut query = json!({
-        "lat": shown.lat, "lon": shown.lon, "crs": q.crs,
+        "lat": shown.lat, "lon": shown.lon, "crs": q.out_crs,
         "wgs84": {"lat": q.point.lat, "lon": q.point.lon},
         "k": q.k,
         "service": q.filter.service, "product": q.filter.product,
@@ -85,7 +85,7 @@ async fn nearest(
         results: hits
             .into_iter()
             .map(|h| NearestResult {
-                station: StationView::new(h.station, q.crs, now),
+                station: StationView::new(h.station, q.out_crs, now),
                 distance_m: (h.distance_m * 10.0).round() / 10.0,
             })
             .collect(),
@@ -250,7 +250,18 @@ async fn list(
     let now = Utc::now();
     match format {
         "geojson" => {
-            let mut fc = export::to_geojson(page.iter().map(|s| s.as_ref()), crs);
+            let mut fc = geojson::FeatureCollection {
+                bbox: None,
+                features: page
+                    .iter()
+                    .map(|s| {
+                        let mut extra = serde_json::Map::new();
+                        extra.insert("open_now".into(), json!(s.is_open(now)));
+                        export::feature(s, crs, Some(extra))
+                    })
+                    .collect(),
+                foreign_members: None,
+            };
             let mut members = serde_json::Map::new();
             members.insert("next_cursor".into(), json!(next_cursor));
             fc.foreign_members = Some(members);

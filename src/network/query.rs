@@ -41,6 +41,9 @@ pub struct NearestParams {
     pub max_km: Option<String>,
     /// Coordinate system of `lat`/`lon` and of the answer: wgs84 (default), gcj02, bd09.
     pub crs: Option<String>,
+    /// Coordinate system of the answer when it differs from `crs` (e.g. a
+    /// browser's WGS-84 position drawn on AMap tiles: `crs=wgs84&out_crs=gcj02`).
+    pub out_crs: Option<String>,
 }
 
 /// A validated nearest-station query.
@@ -49,6 +52,8 @@ pub struct NearestQuery {
     /// WGS-84.
     pub point: LatLon,
     pub crs: Crs,
+    /// The system answers are given in.
+    pub out_crs: Crs,
     pub k: usize,
     pub max_m: Option<f64>,
     pub filter: StationFilter,
@@ -117,6 +122,14 @@ impl NearestParams {
             };
         }
         let crs = take!(parse_crs(self.crs.as_deref()).map(Some)).unwrap_or_default();
+        let out_crs = match self.out_crs.as_deref() {
+            None => crs,
+            Some(v) => take!(v
+                .parse::<Crs>()
+                .map(Some)
+                .map_err(|e| FieldError::new("out_crs", e.message)))
+            .unwrap_or_default(),
+        };
         let k = take!(self
             .k
             .as_deref()
@@ -223,6 +236,7 @@ impl NearestParams {
         Ok(NearestQuery {
             point: point.expect("no errors means a point"),
             crs,
+            out_crs,
             k,
             max_m,
             filter: StationFilter {

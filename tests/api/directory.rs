@@ -580,6 +580,16 @@ async fn a_gcj02_point_gives_the_same_stations_as_its_wgs84_twin() {
         assert!(p.haversine_m(q) > 100.0);
         assert_eq!(y["station"]["crs"], "gcj02");
     }
+    // A WGS-84 position answered in GCJ-02 (browser location on AMap tiles).
+    let (s, c) = app
+        .get_json(&format!(
+            "/api/v1/stations/nearest?lat={}&lon={}&k=5&out_crs=gcj02",
+            wgs.lat, wgs.lon
+        ))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(c["results"], b["results"]);
+    assert!((c["query"]["lat"].as_f64().unwrap() - gcj.lat).abs() < 1e-9);
 }
 
 #[tokio::test]
