@@ -503,6 +503,14 @@ mod tests {
     }
 
     #[test]
+    fn spoken_text_around_the_address() {
+        let r = g().geocode("师傅我家住成都武侯区那边");
+        assert_eq!(r.matches[0].adcode.value(), 510107);
+        assert_eq!(r.remainder, "那边");
+        assert_eq!(best("麻烦上门到郑州二七区大学路"), 410103);
+    }
+
+    #[test]
     fn names_inside_names_do_not_fool_the_hierarchy() {
         let r = g().geocode("凉山西昌");
         assert_eq!(r.matches[0].adcode.value(), 513401);
