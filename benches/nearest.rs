@@ -168,11 +168,7 @@ fn bench_bulk_load(c: &mut Criterion, large: &[Arc<Station>]) {
     let mut g = c.benchmark_group("bulk_load");
     g.sample_size(10);
     g.bench_function("index/1M", |b| {
-        b.iter_batched(
-            || large.to_vec(),
-            |v| StationIndex::new(v),
-            BatchSize::LargeInput,
-        )
+        b.iter_batched(|| large.to_vec(), StationIndex::new, BatchSize::LargeInput)
     });
     g.finish();
 }
