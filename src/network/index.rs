@@ -24,8 +24,8 @@ pub struct Hit<'a> {
     pub distance_m: f64,
 }
 
-/// Tree node fan-out. Wider nodes than rstar's default (6) mean fewer heap
-/// operations per nearest query on large directories.
+/// Tree node fan-out: rstar's defaults; wider nodes (5..12) measured no
+/// faster for k=5 queries over a million stations.
 #[derive(Clone)]
 struct IndexParams;
 
