@@ -15,12 +15,6 @@ string_enum!(
     Tier { Standard => "standard", Vip => "vip" }
 );
 
-impl Default for Tier {
-    fn default() -> Self {
-        Tier::Standard
-    }
-}
-
 string_enum!(
     /// On-site repair at the customer's address, or carried in to a station.
     JobKind { Onsite => "onsite", CarryIn => "carry_in" }

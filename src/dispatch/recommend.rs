@@ -303,7 +303,7 @@ mod tests {
                 )
             })
             .collect();
-        why.sort_by(|a, b| (a.0.clone(), a.1).cmp(&(b.0.clone(), b.1)));
+        why.sort_by_key(|a| (a.0.clone(), a.1));
         use RejectReason::*;
         assert_eq!(
             why,
