@@ -5,6 +5,7 @@
 //! query is written once with `$N` placeholders, which both backends accept,
 //! and run on either pool through [`on_db!`].
 
+pub mod jobs;
 pub mod stations;
 pub mod technicians;
 pub mod tokens;
