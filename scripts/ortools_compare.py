@@ -42,6 +42,9 @@ def solve(inst):
     t0 = time.perf_counter()
     mcf = min_cost_flow.SimpleMinCostFlow()
     mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, capacity, cost)
+    # Max-flow mode still needs the source and sink marked by supply sign.
+    mcf.set_node_supply(source, n_jobs)
+    mcf.set_node_supply(sink, -n_jobs)
     t1 = time.perf_counter()
     status = mcf.solve_max_flow_with_min_cost()
     t2 = time.perf_counter()
