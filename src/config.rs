@@ -35,6 +35,15 @@ pub struct Settings {
     #[arg(long, env = "REPAIRNET_OSRM_URL")]
     pub osrm_url: Option<String>,
 
+    /// Timeout for one OSRM request, milliseconds.
+    #[arg(long, env = "REPAIRNET_OSRM_TIMEOUT_MS", default_value_t = 2000)]
+    pub osrm_timeout_ms: u64,
+
+    /// Assign a technician when an on-site job is created (a request may
+    /// override it with `auto_assign`).
+    #[arg(long, env = "REPAIRNET_AUTO_ASSIGN", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_assign: bool,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "REPAIRNET_WORKERS")]
     pub workers: Option<usize>,
@@ -52,6 +61,8 @@ impl Default for Settings {
             import_limit: 64 * 1024 * 1024,
             refresh_secs: 2,
             osrm_url: None,
+            osrm_timeout_ms: 2000,
+            auto_assign: true,
             workers: None,
         }
     }

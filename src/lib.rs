@@ -51,9 +51,14 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let dispatch = dispatch::DispatchContext::new(
+            settings.osrm_url.as_deref(),
+            Duration::from_millis(settings.osrm_timeout_ms),
+        )?;
         let state = web::Data::new(AppState {
             db,
             index,
+            dispatch,
             settings,
             directory_writes: tokio::sync::Mutex::new(()),
         });

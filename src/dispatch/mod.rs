@@ -5,6 +5,7 @@
 //! straight-line model when it cannot).
 
 pub mod calendar;
+pub mod intake;
 pub mod model;
 pub mod optimize;
 pub mod policy;
@@ -20,3 +21,26 @@ pub use model::{
     TechnicianDraft, TechnicianId, Tier,
 };
 pub use policy::Policy;
+
+/// The dispatch configuration a running server holds: the policy, its
+/// business calendar and the travel-time model.
+#[derive(Debug, Clone)]
+pub struct DispatchContext {
+    pub policy: Policy,
+    pub calendar: BusinessCalendar,
+    pub travel: travel::TravelModel,
+}
+
+impl DispatchContext {
+    /// The embedded policy and holiday calendar, and OSRM when a URL is given.
+    pub fn new(osrm_url: Option<&str>, osrm_timeout: std::time::Duration) -> anyhow::Result<Self> {
+        let policy = Policy::embedded();
+        let calendar = BusinessCalendar::china(&policy.calendar)?;
+        let travel = travel::TravelModel::from_config(osrm_url, osrm_timeout)?;
+        Ok(DispatchContext {
+            policy,
+            calendar,
+            travel,
+        })
+    }
+}

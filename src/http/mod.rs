@@ -4,10 +4,13 @@
 
 pub mod auth;
 pub mod error;
+pub mod jobs;
 pub mod openapi;
 pub mod ops;
+pub mod optimize;
 pub mod places;
 pub mod stations;
+pub mod technicians;
 pub mod web_assets;
 
 use std::sync::Arc;
@@ -28,6 +31,7 @@ pub struct AppState {
     pub db: Db,
     pub index: Arc<SharedIndex>,
     pub settings: Settings,
+    pub dispatch: crate::dispatch::DispatchContext,
     /// Serialises this process's directory writes so the index is patched in
     /// the same order the database committed them.
     pub directory_writes: tokio::sync::Mutex<()>,
@@ -55,6 +59,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
             web::scope("/api/v1")
                 .configure(stations::routes)
                 .configure(places::routes)
+                .configure(technicians::routes)
+                .configure(jobs::routes)
+                .configure(optimize::routes)
                 .default_service(web::to(not_found)),
         )
         .configure(web_assets::routes);

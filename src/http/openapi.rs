@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ops, places, stations};
+use super::{jobs, ops, optimize, places, stations, technicians};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,7 +15,7 @@ use super::{ops, places, stations};
     paths(ops::healthz, ops::readyz),
     nest((path = "/api/v1", api = V1)),
     modifiers(&BearerAuth),
-    tags((name = "stations", description = "the station directory"), (name = "places", description = "geocoding"), (name = "ops", description = "operations"))
+    tags((name = "stations", description = "the station directory"), (name = "places", description = "geocoding"), (name = "dispatch", description = "technicians, jobs, assignment"), (name = "ops", description = "operations"))
 )]
 pub struct ApiDoc;
 
@@ -32,6 +32,19 @@ pub struct ApiDoc;
     stations::import_stations,
     stations::regions,
     places::geocode,
+    technicians::list,
+    technicians::create,
+    technicians::patch_one,
+    jobs::create_job,
+    jobs::list_jobs,
+    jobs::get_job,
+    jobs::assign_job,
+    jobs::post_event,
+    jobs::job_recommendation,
+    jobs::slots,
+    jobs::warranty_check,
+    jobs::track,
+    optimize::run,
 ))]
 struct V1;
 

@@ -88,7 +88,8 @@ const RESERVE_SQL: &str = "INSERT INTO capacity_bookings (technician_id, day, bo
 const RELEASE_SQL: &str = "UPDATE capacity_bookings SET booked = booked - 1 \
     WHERE technician_id = $1 AND day = $2 AND booked > 0";
 
-const INSERT_EVENT_SQL: &str = "INSERT INTO job_events (job_id, at, actor, event, from_status, to_status, reason, data) \
+const INSERT_EVENT_SQL: &str =
+    "INSERT INTO job_events (job_id, at, actor, event, from_status, to_status, reason, data) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 /// Inserts a job with its first events, taking `booking` in the same
@@ -220,7 +221,9 @@ pub async fn update(db: &Db, u: &JobUpdate) -> Result<Booked<()>> {
         tx.commit().await?;
         Ok::<_, sqlx::Error>(Ok(Booked::Done(())))
     }.await)?;
-    res.map_err(|()| StoreError::Conflict("the job changed meanwhile; read it again and retry".into()))
+    res.map_err(|()| {
+        StoreError::Conflict("the job changed meanwhile; read it again and retry".into())
+    })
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<JobRow> {
@@ -230,8 +233,10 @@ pub async fn get(db: &Db, id: i64) -> Result<JobRow> {
 }
 
 pub async fn by_code(db: &Db, code: &str) -> Result<Option<JobRow>> {
-    Ok(on_db!(db, p => sqlx::query_as::<_, JobRow>(&format!("SELECT {COLUMNS} FROM jobs WHERE code = $1"))
-        .bind(code).fetch_optional(p).await)?)
+    Ok(
+        on_db!(db, p => sqlx::query_as::<_, JobRow>(&format!("SELECT {COLUMNS} FROM jobs WHERE code = $1"))
+        .bind(code).fetch_optional(p).await)?,
+    )
 }
 
 pub async fn by_idempotency_key(db: &Db, key: &str) -> Result<Option<JobRow>> {

@@ -106,3 +106,52 @@ pub async fn booked_on(db: &Db, day: NaiveDate) -> Result<Vec<(i64, i32)>> {
         "SELECT technician_id, booked FROM capacity_bookings WHERE day = $1")
         .bind(&day).fetch_all(p).await)?)
 }
+
+/// Technicians of any of `station_ids`.
+pub async fn for_stations(db: &Db, station_ids: &[&str]) -> Result<Vec<TechnicianRow>> {
+    if station_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(on_db!(db, p => {
+        let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM technicians WHERE station_id IN ("));
+        let mut sep = q.separated(", ");
+        for id in station_ids {
+            sep.push_bind(*id);
+        }
+        sep.push_unseparated(") ORDER BY id");
+        q.build_query_as::<TechnicianRow>().fetch_all(p).await
+    })?)
+}
+
+/// Inserts one technician and returns its new id.
+pub async fn insert(db: &Db, t: &TechnicianRow) -> Result<i64> {
+    let res = on_db!(db, p => sqlx::query_scalar::<_, i64>(
+        "INSERT INTO technicians (station_id, name, skills, daily_capacity, on_duty, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+        .bind(&t.station_id).bind(&t.name).bind(&t.skills).bind(t.daily_capacity).bind(t.on_duty)
+        .bind(Utc::now()).fetch_one(p).await);
+    match res {
+        Err(e) if super::is_foreign_key_violation(&e) => Err(StoreError::Conflict(format!(
+            "station {} does not exist",
+            t.station_id
+        ))),
+        other => Ok(other?),
+    }
+}
+
+/// Replaces one technician's fields; `NotFound` if there is none.
+pub async fn update(db: &Db, t: &TechnicianRow) -> Result<()> {
+    let res = on_db!(db, p => sqlx::query(
+        "UPDATE technicians SET station_id = $1, name = $2, skills = $3, daily_capacity = $4, \
+         on_duty = $5, updated_at = $6 WHERE id = $7")
+        .bind(&t.station_id).bind(&t.name).bind(&t.skills).bind(t.daily_capacity).bind(t.on_duty)
+        .bind(Utc::now()).bind(t.id).execute(p).await.map(|r| r.rows_affected()));
+    match res {
+        Err(e) if super::is_foreign_key_violation(&e) => Err(StoreError::Conflict(format!(
+            "station {} does not exist",
+            t.station_id
+        ))),
+        Ok(0) => Err(StoreError::NotFound),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}

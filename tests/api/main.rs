@@ -4,6 +4,7 @@ mod helpers;
 
 mod browser;
 mod directory;
+mod dispatch;
 mod import;
 mod ops;
 mod store_contract;

@@ -1,0 +1,439 @@
+//! Job intake: the job request as an agent sends it, and its validation into
+//! a [`JobInput`] (every problem reported at once, field by field).
+
+use chrono::{Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::model::{Customer, CustomerDraft, Damage, ItemCondition, JobKind, RequestKind};
+use super::warranty::WarrantyInput;
+use crate::network::model::{FieldError, LatLon, Product, StationId};
+use crate::places::{Crs, Gazetteer, GeoMatch};
+
+/// How far ahead a slot may be booked.
+pub const MAX_SLOT_DAYS: i64 = 30;
+
+fn quality() -> String {
+    "quality_problem".into()
+}
+fn no_damage() -> String {
+    "none".into()
+}
+
+/// The item's condition as an agent records it; by default a used item with
+/// its packaging, bought at the normal price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemDraft {
+    #[serde(default)]
+    pub resalable: bool,
+    #[serde(default = "yes")]
+    pub packaging_complete: bool,
+    #[serde(default)]
+    pub custom_made: bool,
+    #[serde(default)]
+    pub special_price: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ItemDraft {
+    fn default() -> Self {
+        ItemDraft {
+            resalable: false,
+            packaging_complete: true,
+            custom_made: false,
+            special_price: false,
+        }
+    }
+}
+
+impl From<ItemDraft> for ItemCondition {
+    fn from(d: ItemDraft) -> Self {
+        ItemCondition {
+            resalable: d.resalable,
+            packaging_complete: d.packaging_complete,
+            custom_made: d.custom_made,
+            special_price: d.special_price,
+        }
+    }
+}
+
+/// A half-day visit window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Am,
+    Pm,
+}
+
+impl Period {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Am => "am",
+            Period::Pm => "pm",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Slot {
+    pub date: NaiveDate,
+    pub period: Period,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlotDraft {
+    pub date: String,
+    pub period: String,
+}
+
+/// `POST /api/v1/jobs` body.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobDraft {
+    /// `onsite` or `carry_in`.
+    pub kind: String,
+    pub customer: CustomerDraft,
+    /// The customer's address as spoken; locates the job when no point is given.
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub lat: Option<f64>,
+    #[serde(default)]
+    pub lon: Option<f64>,
+    /// Coordinate system of lat/lon (default wgs84).
+    #[serde(default)]
+    pub crs: Option<String>,
+    pub product: String,
+    /// `YYYY-MM-DD`.
+    pub purchase_date: String,
+    /// `quality_problem` (default) or `no_reason_return`.
+    #[serde(default = "quality")]
+    pub request: String,
+    /// `none` (default) or `customer`.
+    #[serde(default = "no_damage")]
+    pub damage: String,
+    #[serde(default)]
+    pub item: ItemDraft,
+    #[serde(default)]
+    pub problem: String,
+    /// Carry-in: the receiving station (default: the nearest that repairs
+    /// the product). On-site: ignored.
+    #[serde(default)]
+    pub station_id: Option<String>,
+    /// On-site: the visit slot booked with the caller (default: today).
+    #[serde(default)]
+    pub slot: Option<SlotDraft>,
+    /// Override the server's auto-assign setting for this job.
+    #[serde(default)]
+    pub auto_assign: Option<bool>,
+}
+
+/// A validated job request.
+#[derive(Debug, Clone)]
+pub struct JobInput {
+    pub kind: JobKind,
+    pub customer: Customer,
+    /// WGS-84.
+    pub point: LatLon,
+    pub address: Option<String>,
+    pub division: Option<GeoMatch>,
+    pub product: Product,
+    pub warranty: WarrantyInput,
+    pub problem: String,
+    pub station_id: Option<StationId>,
+    pub slot: Option<Slot>,
+    pub auto_assign: Option<bool>,
+}
+
+pub fn parse_date(field: &str, s: &str) -> Result<NaiveDate, FieldError> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+        FieldError::new(
+            field,
+            format!("{field} must be a date YYYY-MM-DD, got {s:?}"),
+        )
+    })
+}
+
+/// The warranty-relevant fields, shared by job intake and the stand-alone
+/// warranty check.
+pub fn warranty_input(
+    purchase_date: &str,
+    request: &str,
+    damage: &str,
+    item: ItemDraft,
+    errs: &mut Vec<FieldError>,
+) -> Option<WarrantyInput> {
+    let purchase_date = parse_date("purchase_date", purchase_date)
+        .map_err(|e| errs.push(e))
+        .ok();
+    let request = request
+        .parse::<RequestKind>()
+        .map_err(|e| errs.push(FieldError::new("request", e.message)))
+        .ok();
+    let damage = damage
+        .parse::<Damage>()
+        .map_err(|e| errs.push(FieldError::new("damage", e.message)))
+        .ok();
+    Some(WarrantyInput {
+        purchase_date: purchase_date?,
+        request: request?,
+        damage: damage?,
+        item: item.into(),
+    })
+}
+
+impl JobDraft {
+    /// Validates every field; an address is resolved with the gazetteer when
+    /// no point is given.
+    pub fn validate(self, gaz: &Gazetteer, today: NaiveDate) -> Result<JobInput, Vec<FieldError>> {
+        let mut errs = Vec::new();
+        let kind = self
+            .kind
+            .parse::<JobKind>()
+            .map_err(|e| errs.push(FieldError::new("kind", e.message)))
+            .ok();
+        let customer = Customer::try_from(self.customer)
+            .map_err(|e| errs.extend(e))
+            .ok();
+        let product = self
+            .product
+            .parse::<Product>()
+            .map_err(|e| errs.push(FieldError::new("product", e.message)))
+            .ok();
+        let warranty = warranty_input(
+            &self.purchase_date,
+            &self.request,
+            &self.damage,
+            self.item,
+            &mut errs,
+        );
+        let problem = self.problem.trim().to_owned();
+        if problem.chars().count() > 2000 {
+            errs.push(FieldError::new(
+                "problem",
+                "problem is longer than 2000 characters",
+            ));
+        }
+        let address = self
+            .address
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty());
+        if address.as_ref().is_some_and(|a| a.chars().count() > 200) {
+            errs.push(FieldError::new(
+                "address",
+                "address is longer than 200 characters",
+            ));
+        }
+        let crs = match self.crs.as_deref().map(str::parse::<Crs>).transpose() {
+            Ok(c) => c.unwrap_or_default(),
+            Err(e) => {
+                errs.push(e);
+                Crs::default()
+            }
+        };
+        let mut division = None;
+        let point = match (self.lat, self.lon, &address) {
+            (Some(lat), Some(lon), _) => LatLon::new(lat, lon)
+                .map(|p| crs.to_wgs84(p))
+                .map_err(|e| errs.push(e))
+                .ok(),
+            (None, None, Some(a)) => {
+                let g = gaz.geocode(a);
+                match g.matches.into_iter().next() {
+                    Some(m) => {
+                        let p = LatLon::new(m.lat, m.lon).ok();
+                        division = Some(m);
+                        p
+                    }
+                    None => {
+                        errs.push(FieldError::new(
+                            "address",
+                            format!("no division of China matches {a:?}"),
+                        ));
+                        None
+                    }
+                }
+            }
+            (None, None, None) => {
+                errs.push(FieldError::new(
+                    "address",
+                    "give the customer's address or lat and lon",
+                ));
+                None
+            }
+            _ => {
+                errs.push(FieldError::new("lat", "lat and lon go together"));
+                None
+            }
+        };
+        let station_id = self
+            .station_id
+            .as_deref()
+            .map(StationId::parse)
+            .transpose()
+            .map_err(|e| errs.push(FieldError::new("station_id", e.message)))
+            .ok()
+            .flatten();
+        let slot = match self.slot {
+            None => None,
+            Some(s) => {
+                let date = parse_date("slot.date", &s.date)
+                    .map_err(|e| errs.push(e))
+                    .ok();
+                let period = match s.period.trim() {
+                    "am" => Some(Period::Am),
+                    "pm" => Some(Period::Pm),
+                    other => {
+                        errs.push(FieldError::new(
+                            "slot.period",
+                            format!("slot.period must be am or pm, got {other:?}"),
+                        ));
+                        None
+                    }
+                };
+                if let Some(d) = date {
+                    if d < today || d > today + Duration::days(MAX_SLOT_DAYS) {
+                        errs.push(FieldError::new(
+                            "slot.date",
+                            format!("slot.date must be from today ({today}) to {MAX_SLOT_DAYS} days ahead"),
+                        ));
+                    }
+                }
+                date.zip(period).map(|(date, period)| Slot { date, period })
+            }
+        };
+        if let (Some(JobKind::CarryIn), Some(_)) = (kind, slot) {
+            errs.push(FieldError::new(
+                "slot",
+                "a slot is booked only for onsite jobs",
+            ));
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        Ok(JobInput {
+            kind: kind.expect("checked"),
+            customer: customer.expect("checked"),
+            point: point.expect("checked"),
+            address,
+            division,
+            product: product.expect("checked"),
+            warranty: warranty.expect("checked"),
+            problem,
+            station_id,
+            slot,
+            auto_assign: self.auto_assign,
+        })
+    }
+}
+
+/// `POST /api/v1/warranty/check` body: the warranty fields of a job; other
+/// job fields may be sent too and are ignored.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct WarrantyDraft {
+    pub purchase_date: String,
+    #[serde(default = "quality")]
+    pub request: String,
+    #[serde(default = "no_damage")]
+    pub damage: String,
+    #[serde(default)]
+    pub item: ItemDraft,
+}
+
+impl WarrantyDraft {
+    pub fn validate(self) -> Result<WarrantyInput, Vec<FieldError>> {
+        let mut errs = Vec::new();
+        let w = warranty_input(
+            &self.purchase_date,
+            &self.request,
+            &self.damage,
+            self.item,
+            &mut errs,
+        );
+        match w {
+            Some(w) if errs.is_empty() => Ok(w),
+            _ => Err(errs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft() -> JobDraft {
+        serde_json::from_value(serde_json::json!({
+            "kind": "onsite",
+            "customer": {"name": "王芳", "phone": "138 0000 1234"},
+            "address": "绵阳涪城临园路",
+            "product": "notebook",
+            "purchase_date": "2026-10-01",
+            "problem": "不开机"
+        }))
+        .unwrap()
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+    }
+
+    #[test]
+    fn an_address_locates_the_job() {
+        let j = draft().validate(Gazetteer::embedded(), today()).unwrap();
+        assert_eq!(j.division.unwrap().adcode.to_string(), "510703");
+        assert_eq!(j.customer.phone_last4(), "1234");
+        assert!(j.item_default_ok());
+    }
+
+    impl JobInput {
+        fn item_default_ok(&self) -> bool {
+            self.warranty.item.packaging_complete && !self.warranty.item.resalable
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let mut d = draft();
+        d.kind = "teleport".into();
+        d.product = "toaster".into();
+        d.purchase_date = "01/10/2026".into();
+        d.customer.phone = "12".into();
+        d.slot = Some(SlotDraft {
+            date: "2020-01-01".into(),
+            period: "noon".into(),
+        });
+        let errs = d.validate(Gazetteer::embedded(), today()).unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        for f in [
+            "kind",
+            "product",
+            "purchase_date",
+            "customer.phone",
+            "slot.date",
+            "slot.period",
+        ] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+    }
+
+    #[test]
+    fn a_point_needs_both_coordinates_and_converts_from_gcj02() {
+        let mut d = draft();
+        d.address = None;
+        d.lat = Some(31.46);
+        let errs = d
+            .clone()
+            .validate(Gazetteer::embedded(), today())
+            .unwrap_err();
+        assert_eq!(errs[0].field, "lat");
+        d.lon = Some(104.75);
+        d.crs = Some("gcj02".into());
+        let j = d.validate(Gazetteer::embedded(), today()).unwrap();
+        assert!(j.point.haversine_m(LatLon::new(31.46, 104.75).unwrap()) > 100.0);
+    }
+}

@@ -1,0 +1,668 @@
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::on_both_backends;
+use repairnet::auth::Role;
+
+struct Staff {
+    agent: String,
+    dispatcher: String,
+    manager: String,
+}
+
+async fn staff(app: &TestApp) -> Staff {
+    Staff {
+        agent: token(&app.db, Role::Agent).await,
+        dispatcher: token(&app.db, Role::Dispatcher).await,
+        manager: token(&app.db, Role::Manager).await,
+    }
+}
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn onsite_job(address: &str) -> Value {
+    json!({
+        "kind": "onsite",
+        "customer": {"name": "王芳", "phone": "13800001234", "tier": "standard"},
+        "address": address,
+        "product": "notebook",
+        "purchase_date": "2026-09-01",
+        "problem": "屏幕不亮"
+    })
+}
+
+#[tokio::test]
+async fn an_agent_books_an_onsite_job_from_an_address_and_a_dispatcher_transfers_it() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let (st, job) = call(
+        &app,
+        Method::POST,
+        "/api/v1/jobs",
+        &s.agent,
+        Some(onsite_job("绵阳涪城临园路")),
+    )
+    .await;
+    assert_eq!(st, 201, "{job}");
+    assert!(job["code"].as_str().unwrap().starts_with("RN-"));
+    assert_eq!(job["division_adcode"], "510703");
+    assert_eq!(job["region"], "southwest");
+    // Bought 2026-09-01: past 30 days, within 3 months → free repair.
+    assert_eq!(
+        job["warranty"]["decision"], "free_repair",
+        "{}",
+        job["warranty"]
+    );
+    assert!(job["due_at"].as_str().is_some());
+    assert_eq!(job["status"], "assigned", "{job}");
+    let a = &job["assignment"];
+    assert!(a["technician_id"].as_i64().is_some());
+    assert_eq!(
+        a["station_id"],
+        job["recommendation"]["candidates"][0]["station_id"]
+    );
+    let first_tech = a["technician_id"].as_i64().unwrap();
+
+    // A transfer needs a reason; with one it goes to the next candidate.
+    let other = job["recommendation"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["technician_id"].as_i64() != Some(first_tech))
+        .expect("a second candidate near 绵阳")
+        .clone();
+    let path = format!("/api/v1/jobs/{}/assign", job["id"]);
+    let (st, body) = call(
+        &app,
+        Method::POST,
+        &path,
+        &s.dispatcher,
+        Some(json!({"technician_id": other["technician_id"]})),
+    )
+    .await;
+    assert_eq!(st, 400, "{body}");
+    let (st, body) = call(
+        &app,
+        Method::POST,
+        &path,
+        &s.agent,
+        Some(json!({"technician_id": other["technician_id"], "reason": "x"})),
+    )
+    .await;
+    assert_eq!(st, 403, "{body}");
+    let (st, moved) = call(
+        &app,
+        Method::POST,
+        &path,
+        &s.dispatcher,
+        Some(json!({"technician_id": other["technician_id"], "reason": "客户要求改期"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{moved}");
+    assert_eq!(moved["assignment"]["technician_id"], other["technician_id"]);
+    let transfer = moved["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "transfer")
+        .expect("transfer logged");
+    assert_eq!(transfer["reason"], "客户要求改期");
+    assert!(!transfer["actor"].as_str().unwrap().is_empty());
+
+    // The on-site flow, with an impossible step rejected.
+    let ev = format!("/api/v1/jobs/{}/events", job["id"]);
+    let (st, body) = call(
+        &app,
+        Method::POST,
+        &ev,
+        &s.dispatcher,
+        Some(json!({"event": "repaired"})),
+    )
+    .await;
+    assert_eq!(st, 409, "{body}");
+    assert_eq!(error_code(&body), "transition_not_allowed");
+    for e in ["en_route", "on_site", "repaired"] {
+        let (st, body) = call(
+            &app,
+            Method::POST,
+            &ev,
+            &s.dispatcher,
+            Some(json!({"event": e})),
+        )
+        .await;
+        assert_eq!(st, 200, "{e}: {body}");
+    }
+    let (st, body) = call(
+        &app,
+        Method::POST,
+        &ev,
+        &s.dispatcher,
+        Some(json!({"event": "follow_up", "satisfaction": 9})),
+    )
+    .await;
+    assert_eq!(st, 400, "{body}");
+    let (st, body) = call(
+        &app,
+        Method::POST,
+        &ev,
+        &s.dispatcher,
+        Some(json!({"event": "follow_up", "satisfaction": 5})),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["satisfaction"], 5);
+    let (st, body) = call(
+        &app,
+        Method::POST,
+        &ev,
+        &s.dispatcher,
+        Some(json!({"event": "closed"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["status"], "closed");
+    assert_eq!(body["sla"]["completion"]["state"], "met", "{}", body["sla"]);
+
+    // Readers: manager can read, not create; anonymous gets 401.
+    let (st, _) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/jobs/{}", job["code"].as_str().unwrap()),
+        &s.manager,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/jobs",
+        &s.manager,
+        Some(onsite_job("绵阳涪城")),
+    )
+    .await;
+    assert_eq!(st, 403);
+    let res = app
+        .client
+        .get(app.url("/api/v1/jobs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn a_retried_intake_never_makes_a_second_job() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let send = |body: Value| {
+        app.client
+            .post(app.url("/api/v1/jobs"))
+            .bearer_auth(&s.agent)
+            .header("Idempotency-Key", "call-2026-11-23-0001")
+            .json(&body)
+            .send()
+    };
+    let first = send(onsite_job("郑州二七德化街")).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = send(onsite_job("郑州二七德化街")).await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(first["code"], again["code"]);
+    let other = send(onsite_job("青岛崂山")).await.unwrap();
+    assert_eq!(other.status(), 422);
+    let (_, list) = call(&app, Method::GET, "/api/v1/jobs?limit=500", &s.agent, None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn customers_track_their_own_job_and_learn_nothing_else() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let (_, job) = call(
+        &app,
+        Method::POST,
+        "/api/v1/jobs",
+        &s.agent,
+        Some(onsite_job("成都武侯")),
+    )
+    .await;
+    let code = job["code"].as_str().unwrap();
+    let (st, t) = app
+        .get_json(&format!("/api/v1/track?code={code}&phone_last4=1234"))
+        .await;
+    assert_eq!(st, 200, "{t}");
+    assert_eq!(t["status"], job["status"]);
+    let text = t.to_string();
+    for secret in ["王芳", "13800001234", "屏幕不亮"] {
+        assert!(!text.contains(secret), "tracking leaks {secret}");
+    }
+    let (s1, wrong) = app
+        .get_json(&format!("/api/v1/track?code={code}&phone_last4=9999"))
+        .await;
+    let (s2, unknown) = app
+        .get_json("/api/v1/track?code=RN-2222-2222&phone_last4=1234")
+        .await;
+    assert_eq!((s1, s2), (404, 404));
+    assert_eq!(wrong, unknown);
+    let (st, _) = app.get_json("/api/v1/track?code=RN-2222-2222").await;
+    assert_eq!(st, 400);
+}
+
+#[tokio::test]
+async fn warranty_check_follows_the_policy() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    let ago = |d: i64| (today - chrono::Duration::days(d)).to_string();
+    for (body, expected) in [
+        (
+            json!({"purchase_date": ago(3), "request": "no_reason_return", "item": {"resalable": true}}),
+            "return",
+        ),
+        (
+            json!({"purchase_date": ago(3), "request": "no_reason_return", "item": {"resalable": false}}),
+            "none",
+        ),
+        (json!({"purchase_date": ago(10)}), "return"),
+        (json!({"purchase_date": ago(20)}), "exchange"),
+        (
+            json!({"purchase_date": ago(20), "item": {"special_price": true}}),
+            "free_repair",
+        ),
+        (json!({"purchase_date": ago(60)}), "free_repair"),
+        (json!({"purchase_date": ago(200)}), "paid_repair"),
+        (
+            json!({"purchase_date": ago(5), "damage": "customer"}),
+            "paid_repair",
+        ),
+    ] {
+        let (st, d) = call(
+            &app,
+            Method::POST,
+            "/api/v1/warranty/check",
+            &s.agent,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(st, 200, "{body}: {d}");
+        assert_eq!(d["decision"], expected, "{body}: {d}");
+        assert!(!d["reason"].as_str().unwrap().is_empty());
+    }
+    let (st, d) = call(
+        &app,
+        Method::POST,
+        "/api/v1/warranty/check",
+        &s.agent,
+        Some(json!({"purchase_date": ago(-2)})),
+    )
+    .await;
+    assert_eq!(st, 400, "{d}");
+    let (st, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/warranty/check",
+        &s.agent,
+        Some(json!({"purchase_date": "yesterday"})),
+    )
+    .await;
+    assert_eq!(st, 400);
+}
+
+#[tokio::test]
+async fn carry_in_flow_notices_and_reasons_for_rejected_candidates() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let mut body = onsite_job("泸州江阳");
+    body["kind"] = json!("carry_in");
+    let (st, job) = call(&app, Method::POST, "/api/v1/jobs", &s.agent, Some(body)).await;
+    assert_eq!(st, 201, "{job}");
+    assert_eq!(job["status"], "received");
+    assert!(job["station_id"].as_str().is_some());
+    let ev = format!("/api/v1/jobs/{}/events", job["id"]);
+    for e in ["repairing", "ready_for_pickup", "notified"] {
+        let (st, body) = call(
+            &app,
+            Method::POST,
+            &ev,
+            &s.dispatcher,
+            Some(json!({"event": e})),
+        )
+        .await;
+        assert_eq!(st, 200, "{e}: {body}");
+    }
+    // A second notice only three days after the first; mailing back only after the third.
+    let (st, body) = call(
+        &app,
+        Method::POST,
+        &ev,
+        &s.dispatcher,
+        Some(json!({"event": "notified"})),
+    )
+    .await;
+    assert_eq!(st, 409, "{body}");
+    let (st, _) = call(
+        &app,
+        Method::POST,
+        &ev,
+        &s.dispatcher,
+        Some(json!({"event": "mailed_back"})),
+    )
+    .await;
+    assert_eq!(st, 409);
+    let (st, body) = call(
+        &app,
+        Method::POST,
+        &ev,
+        &s.dispatcher,
+        Some(json!({"event": "picked_up"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+
+    // Recommendation reasons for an on-site job: every rejected nearby
+    // station or technician says why.
+    let (st, job) = call(&app, Method::POST, "/api/v1/jobs", &s.agent,
+        Some(json!({"kind": "onsite", "customer": {"name": "李", "phone": "13900000000"}, "address": "上海静安",
+                    "product": "server", "purchase_date": "2026-11-01", "auto_assign": false}))).await;
+    assert_eq!(st, 201, "{job}");
+    assert_eq!(job["status"], "new");
+    let rec = &job["recommendation"];
+    let reasons: Vec<&str> = rec["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert!(!reasons.is_empty(), "{rec}");
+    for r in &reasons {
+        assert!([
+            "out_of_radius",
+            "no_onsite",
+            "no_product",
+            "no_skill",
+            "off_duty",
+            "full",
+            "closed",
+            "no_technicians"
+        ]
+        .contains(r));
+    }
+    assert!(
+        reasons.contains(&"no_product") || reasons.contains(&"no_skill"),
+        "{reasons:?}"
+    );
+}
+
+/// One on-site station with technicians of the given capacities, on an
+/// otherwise empty directory.
+async fn small_network(app: &TestApp, s: &Staff, capacities: &[u32]) -> Vec<i64> {
+    let station = json!({
+        "id": "CAP1", "name": "容量测试站", "province": "四川省", "city": "成都市", "adcode": "510107",
+        "lat": 30.64, "lon": 104.04, "services": ["onsite", "carry_in"], "products": ["notebook"],
+        "opening_hours": "24/7", "onsite_radius_km": 50.0
+    });
+    let res = app
+        .admin(Method::POST, "/api/v1/stations")
+        .json(&station)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let mut ids = Vec::new();
+    for (i, c) in capacities.iter().enumerate() {
+        let (st, t) = call(app, Method::POST, "/api/v1/technicians", &s.dispatcher,
+            Some(json!({"station_id": "CAP1", "name": format!("技师{i}"), "skills": ["notebook"], "daily_capacity": c}))).await;
+        assert_eq!(st, 201, "{t}");
+        ids.push(t["id"].as_i64().unwrap());
+    }
+    ids
+}
+
+fn job_at_cap1(i: usize) -> Value {
+    json!({"kind": "onsite", "customer": {"name": format!("客户{i}"), "phone": format!("1380000{i:04}")},
+           "lat": 30.65, "lon": 104.05, "product": "notebook", "purchase_date": "2026-11-01"})
+}
+
+async fn check_no_overbooking(apps: &[&TestApp], s: &Staff, capacity: usize, n: usize) {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let app = apps[i % apps.len()];
+            let req = app
+                .client
+                .post(app.url("/api/v1/jobs"))
+                .bearer_auth(&s.agent)
+                .json(&job_at_cap1(i))
+                .send();
+            tokio::spawn(async move {
+                let res = req.await.unwrap();
+                let st = res.status().as_u16();
+                (st, res.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut assigned = 0;
+    let mut ids = Vec::new();
+    for t in tasks {
+        let (st, body) = t.await.unwrap();
+        assert_eq!(st, 201, "{body}");
+        if !body["assignment"].is_null() {
+            assigned += 1;
+        }
+        ids.push(body["id"].as_i64().unwrap());
+    }
+    assert_eq!(
+        assigned, capacity,
+        "assigned {assigned} jobs on a capacity of {capacity}"
+    );
+    let app = apps[0];
+    for id in ids {
+        let (st, _) = call(
+            app,
+            Method::GET,
+            &format!("/api/v1/jobs/{id}"),
+            &s.agent,
+            None,
+        )
+        .await;
+        assert_eq!(st, 200, "job {id} answered 201 but cannot be read");
+    }
+    let (_, list) = call(app, Method::GET, "/api/v1/jobs?limit=500", &s.agent, None).await;
+    let mut per_tech = std::collections::HashMap::<i64, usize>::new();
+    for j in list["items"].as_array().unwrap() {
+        if let Some(t) = j["assignment"]["technician_id"].as_i64() {
+            *per_tech.entry(t).or_default() += 1;
+        }
+    }
+    assert!(per_tech.values().all(|&n| n <= 3), "{per_tech:?}");
+}
+
+async fn concurrent_intakes_never_overbook(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        Options {
+            demo: false,
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let s = staff(&app).await;
+    small_network(&app, &s, &[3, 3]).await;
+    check_no_overbooking(&[&app], &s, 6, 200).await;
+}
+on_both_backends!(concurrent_intakes_never_overbook);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_never_overbook() {
+    let Some(a) = spawn_app_with(
+        Backend::Postgres,
+        Options {
+            demo: false,
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let b = spawn_on_url(
+        &a.database_url,
+        Options {
+            demo: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let s = staff(&a).await;
+    small_network(&a, &s, &[3, 3]).await;
+    // Process B learns of the new station through NOTIFY / polling.
+    for _ in 0..50 {
+        if b.get("/api/v1/stations/CAP1").await.status() == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    check_no_overbooking(&[&a, &b], &s, 6, 200).await;
+}
+
+#[tokio::test]
+async fn the_optimiser_assigns_waiting_jobs_within_capacity() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options {
+            demo: false,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let s = staff(&app).await;
+    let techs = small_network(&app, &s, &[2, 1]).await;
+    for i in 0..5 {
+        let mut j = job_at_cap1(i);
+        j["auto_assign"] = json!(false);
+        let (st, body) = call(&app, Method::POST, "/api/v1/jobs", &s.agent, Some(j)).await;
+        assert_eq!(st, 201, "{body}");
+    }
+    let (st, dry) = call(
+        &app,
+        Method::POST,
+        "/api/v1/dispatch/optimize",
+        &s.dispatcher,
+        Some(json!({"apply": false})),
+    )
+    .await;
+    assert_eq!(st, 200, "{dry}");
+    assert_eq!(dry["assignments"].as_array().unwrap().len(), 3);
+    assert_eq!(dry["unassigned"].as_array().unwrap().len(), 2);
+    assert!(dry["unassigned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["reason"] == "capacity_exhausted"));
+    let (_, list) = call(
+        &app,
+        Method::GET,
+        "/api/v1/jobs?unassigned=true",
+        &s.agent,
+        None,
+    )
+    .await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        5,
+        "a dry run wrote something"
+    );
+
+    let (st, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/dispatch/optimize",
+        &s.agent,
+        Some(json!({"apply": true})),
+    )
+    .await;
+    assert_eq!(st, 403);
+    let (st, done) = call(
+        &app,
+        Method::POST,
+        "/api/v1/dispatch/optimize",
+        &s.dispatcher,
+        Some(json!({"apply": true})),
+    )
+    .await;
+    assert_eq!(st, 200, "{done}");
+    assert_eq!(done["applied_count"], 3);
+    let (_, list) = call(
+        &app,
+        Method::GET,
+        "/api/v1/jobs?unassigned=true",
+        &s.agent,
+        None,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let (_, mine) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/jobs?technician_id={}", techs[0]),
+        &s.agent,
+        None,
+    )
+    .await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 2);
+
+    // Off duty: recommendations say so.
+    let (st, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/technicians/{}", techs[1]),
+        &s.dispatcher,
+        Some(json!({"on_duty": false})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let id = list["items"][0]["id"].as_i64().unwrap();
+    let (_, rec) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/jobs/{id}/recommendation"),
+        &s.agent,
+        None,
+    )
+    .await;
+    let reasons: Vec<&str> = rec["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"off_duty") && reasons.contains(&"full"),
+        "{rec}"
+    );
+    assert!(rec["candidates"].as_array().unwrap().is_empty());
+}
