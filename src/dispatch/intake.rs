@@ -385,7 +385,7 @@ mod tests {
     #[test]
     fn an_address_locates_the_job() {
         let j = draft().validate(Gazetteer::embedded(), today()).unwrap();
-        assert_eq!(j.division.unwrap().adcode.to_string(), "510703");
+        assert_eq!(j.division.as_ref().unwrap().adcode.to_string(), "510703");
         assert_eq!(j.customer.phone_last4(), "1234");
         assert!(j.item_default_ok());
     }

@@ -45,7 +45,7 @@ pub async fn upsert_many(db: &Db, rows: &[TechnicianRow]) -> Result<()> {
         for chunk in rows.chunks(1000) {
             let mut q = QueryBuilder::new(format!("INSERT INTO technicians ({COLUMNS}, updated_at) "));
             q.push_values(chunk, |mut b, t| {
-                b.push_bind(&t.id)
+                b.push_bind(t.id)
                     .push_bind(&t.station_id)
                     .push_bind(&t.name)
                     .push_bind(&t.skills)
