@@ -666,3 +666,54 @@ async fn the_optimiser_assigns_waiting_jobs_within_capacity() {
     );
     assert!(rec["candidates"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_agent_offers_slots_and_books_one_with_the_job() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let (st, body) = call(
+        &app,
+        Method::GET,
+        "/api/v1/slots?address=%E6%88%90%E9%83%BD%E6%AD%A6%E4%BE%AF&product=notebook&days=2",
+        &s.agent,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let slots = body["slots"].as_array().unwrap();
+    assert!(!slots.is_empty());
+    let tomorrow = (chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        + chrono::Duration::days(1))
+    .to_string();
+    let slot = slots
+        .iter()
+        .find(|s| s["date"] == tomorrow.as_str() && s["period"] == "pm")
+        .expect("a slot tomorrow afternoon");
+    assert!(slot["remaining"].as_u64().unwrap() >= 1);
+    let mut job = onsite_job("成都武侯");
+    job["slot"] = json!({"date": tomorrow, "period": "pm"});
+    let (st, created) = call(&app, Method::POST, "/api/v1/jobs", &s.agent, Some(job)).await;
+    assert_eq!(st, 201, "{created}");
+    assert_eq!(created["assignment"]["day"], tomorrow.as_str());
+    assert_eq!(created["assignment"]["period"], "pm");
+    let (st, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/slots?address=%E6%88%90%E9%83%BD&product=toaster",
+        &s.agent,
+        None,
+    )
+    .await;
+    assert_eq!(st, 400);
+    let (st, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/slots?address=%E6%88%90%E9%83%BD&product=notebook",
+        &s.manager,
+        None,
+    )
+    .await;
+    assert_eq!(st, 403);
+}
