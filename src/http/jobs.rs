@@ -22,7 +22,7 @@ use crate::dispatch::recommend::{recommend_with, NearbyStation, RecommendRequest
 use crate::dispatch::sla::{self, SlaClock};
 use crate::dispatch::state::{self, FlowRules, JobEvent, JobState, JobStatus, TransitionError};
 use crate::dispatch::warranty::{self, WarrantyDecision};
-use crate::network::model::{FieldError, LatLon, Product, Service, Station, StationId};
+use crate::network::model::{FieldError, LatLon, Problems, Product, Service, Station, StationId};
 use crate::places::{Gazetteer, Region};
 use crate::store::jobs::{
     self as store_jobs, AssignmentUpdate, Booked, Booking, EventRow, JobFilter, JobRow, JobUpdate,
@@ -666,52 +666,21 @@ async fn list_jobs(
             }
         }
     }
-    let region = p
-        .region
-        .as_deref()
-        .map(str::parse::<Region>)
-        .transpose()
-        .unwrap_or_else(|e| {
-            errs.push(e);
-            None
-        });
-    let station_id = p
-        .station_id
-        .as_deref()
-        .map(StationId::parse)
-        .transpose()
-        .unwrap_or_else(|e| {
-            errs.push(FieldError::new("station_id", e.message));
-            None
-        });
-    let technician_id = p
-        .technician_id
-        .as_deref()
-        .map(str::parse::<TechnicianId>)
-        .transpose()
-        .unwrap_or_else(|e| {
-            errs.push(FieldError::new("technician_id", e.message));
-            None
-        });
-    let kind = p
-        .kind
-        .as_deref()
-        .map(str::parse::<JobKind>)
-        .transpose()
-        .unwrap_or_else(|e| {
-            errs.push(FieldError::new("kind", e.message));
-            None
-        });
-    let unassigned = p
-        .unassigned
-        .as_deref()
-        .map(|v| crate::network::query::parse_bool("unassigned", v))
-        .transpose()
-        .unwrap_or_else(|e| {
-            errs.push(e);
-            None
+    let mut problems = Problems::default();
+    let region = problems.opt("region", p.region.as_deref(), str::parse::<Region>);
+    let station_id = problems.opt("station_id", p.station_id.as_deref(), StationId::parse);
+    let technician_id = problems.opt(
+        "technician_id",
+        p.technician_id.as_deref(),
+        str::parse::<TechnicianId>,
+    );
+    let kind = problems.opt("kind", p.kind.as_deref(), str::parse::<JobKind>);
+    let unassigned = problems
+        .opt("unassigned", p.unassigned.as_deref(), |v| {
+            crate::network::query::parse_bool("unassigned", v)
         })
         .unwrap_or(false);
+    errs.extend(problems.0);
     let at_risk_only = match p.sla.as_deref() {
         None => false,
         Some("at_risk") => true,

@@ -17,7 +17,7 @@ use super::AppState;
 use crate::auth::Role;
 use crate::network::export;
 use crate::network::import::{self, Format, RowError};
-use crate::network::model::{FieldError, Station, StationDraft, StationId};
+use crate::network::model::{FieldError, Problems, Station, StationDraft, StationId};
 use crate::network::query::{parse_crs, NearestParams, StationView};
 use crate::network::BBox;
 use crate::network::{Adcode, Product, Service};
@@ -140,52 +140,12 @@ async fn list(
     state: web::Data<AppState>,
     p: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errs: Vec<FieldError> = Vec::new();
-    let bbox = p
-        .bbox
-        .as_deref()
-        .map(BBox::parse)
-        .transpose()
-        .unwrap_or_else(|e| {
-            errs.push(e);
-            None
-        });
-    let adcode = p
-        .adcode
-        .as_deref()
-        .map(Adcode::parse)
-        .transpose()
-        .unwrap_or_else(|e| {
-            errs.push(e);
-            None
-        });
-    let region = p
-        .region
-        .as_deref()
-        .map(str::parse::<Region>)
-        .transpose()
-        .unwrap_or_else(|e| {
-            errs.push(e);
-            None
-        });
-    let service = p
-        .service
-        .as_deref()
-        .map(str::parse::<Service>)
-        .transpose()
-        .unwrap_or_else(|e| {
-            errs.push(e);
-            None
-        });
-    let product = p
-        .product
-        .as_deref()
-        .map(str::parse::<Product>)
-        .transpose()
-        .unwrap_or_else(|e| {
-            errs.push(e);
-            None
-        });
+    let mut errs = Problems::default();
+    let bbox = errs.opt("bbox", p.bbox.as_deref(), BBox::parse);
+    let adcode = errs.opt("adcode", p.adcode.as_deref(), Adcode::parse);
+    let region = errs.opt("region", p.region.as_deref(), str::parse::<Region>);
+    let service = errs.opt("service", p.service.as_deref(), str::parse::<Service>);
+    let product = errs.opt("product", p.product.as_deref(), str::parse::<Product>);
     let crs = parse_crs(p.crs.as_deref()).unwrap_or_else(|e| {
         errs.push(e);
         Default::default()
@@ -220,7 +180,7 @@ async fn list(
         }
     };
     if !errs.is_empty() {
-        return Err(ApiError::invalid_fields(&errs));
+        return Err(ApiError::invalid_fields(&errs.0));
     }
     let index = state.index.load();
     let matches = |s: &Station| {

@@ -33,23 +33,7 @@ pub const STATIONS_FILE: &str = "stations.csv";
 pub const TECHNICIANS_FILE: &str = "technicians.csv";
 
 /// Header of `stations.csv`, the same columns the importer reads.
-pub const STATION_COLUMNS: [&str; 15] = [
-    "id",
-    "name",
-    "province",
-    "city",
-    "adcode",
-    "region",
-    "address",
-    "phone",
-    "lat",
-    "lon",
-    "services",
-    "products",
-    "opening_hours",
-    "timezone",
-    "onsite_radius_km",
-];
+pub const STATION_COLUMNS: [&str; 15] = super::import::CSV_COLUMNS;
 
 /// Header of `technicians.csv`.
 pub const TECHNICIAN_COLUMNS: [&str; 6] = [
@@ -928,40 +912,11 @@ pub fn generate(gaz: &Gazetteer, seed: u64) -> DemoNetwork {
     }
 }
 
-fn join<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
-    items
-        .into_iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(";")
-}
-
 /// Writes `stations.csv` (the importer's columns) to `out`.
-pub fn write_stations<W: io::Write>(net: &DemoNetwork, out: W) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(STATION_COLUMNS)?;
-    for s in &net.stations {
-        w.write_record([
-            s.id.to_string(),
-            s.name.clone(),
-            s.province.clone(),
-            s.city.clone(),
-            s.adcode.to_string(),
-            s.region.code().to_owned(),
-            s.address.clone(),
-            s.phone.clone(),
-            format!("{:.6}", s.location.lat),
-            format!("{:.6}", s.location.lon),
-            join(&s.services),
-            join(&s.products),
-            s.opening_hours.as_str().to_owned(),
-            s.timezone.name().to_owned(),
-            s.onsite_radius_km
-                .map(|r| r.to_string())
-                .unwrap_or_default(),
-        ])?;
-    }
-    w.flush()
+pub fn write_stations<W: io::Write>(net: &DemoNetwork, mut out: W) -> io::Result<()> {
+    let bytes = super::export::to_csv(&net.stations).map_err(io::Error::other)?;
+    out.write_all(&bytes)?;
+    out.flush()
 }
 
 /// Writes `technicians.csv` to `out`.
@@ -973,7 +928,7 @@ pub fn write_technicians<W: io::Write>(net: &DemoNetwork, out: W) -> io::Result<
             t.id.to_string(),
             t.station_id.clone(),
             t.name.clone(),
-            join(&t.skills),
+            super::model::join_list(&t.skills),
             t.daily_capacity.to_string(),
             t.on_duty.to_string(),
         ])?;

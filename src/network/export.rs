@@ -5,16 +5,8 @@ use geojson::{Feature, FeatureCollection, Geometry, JsonObject};
 use serde_json::json;
 
 use super::import::CSV_COLUMNS;
-use super::model::{Station, StationDraft};
+use super::model::{join_list, Station, StationDraft};
 use crate::places::Crs;
-
-fn join<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
-    items
-        .into_iter()
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join(";")
-}
 
 pub fn to_csv<'a>(stations: impl IntoIterator<Item = &'a Station>) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -35,8 +27,8 @@ pub fn to_csv<'a>(stations: impl IntoIterator<Item = &'a Station>) -> Result<Vec
             &s.phone,
             &format!("{:.6}", s.location.lat),
             &format!("{:.6}", s.location.lon),
-            &join(&s.services),
-            &join(&s.products),
+            &join_list(&s.services),
+            &join_list(&s.products),
             s.opening_hours.as_str(),
             s.timezone.name(),
             &radius,

@@ -247,27 +247,27 @@ impl StationIndex {
     }
 
     /// A new snapshot with `s` added, or replacing the station with its id.
+    /// The tree is bulk-loaded afresh (about 0.5 s at a million stations,
+    /// microseconds at a national network's size): incremental R*-tree
+    /// inserts after removals tripped an internal assertion of rstar 0.12
+    /// under the property tests, and a fresh bulk load is also the better
+    /// tree for queries.
     pub fn with_upserted(&self, s: Arc<Station>) -> Self {
-        let mut next = self.clone();
-        match next.position(&s.id) {
-            Ok(i) => {
-                let old = std::mem::replace(&mut next.by_id[i], s.clone());
-                next.tree.remove(&Entry::of(old));
-            }
-            Err(i) => next.by_id.insert(i, s.clone()),
+        let mut by_id = self.by_id.clone();
+        match self.position(&s.id) {
+            Ok(i) => by_id[i] = s,
+            Err(i) => by_id.insert(i, s),
         }
-        next.tree.insert(Entry::of(s));
-        next
+        Self::new(by_id)
     }
 
     /// A new snapshot without the station `id` (unchanged if it is absent).
     pub fn with_removed(&self, id: &StationId) -> Self {
-        let mut next = self.clone();
-        if let Ok(i) = next.position(id) {
-            let old = next.by_id.remove(i);
-            next.tree.remove(&Entry::of(old));
+        let mut by_id = self.by_id.clone();
+        if let Ok(i) = self.position(id) {
+            by_id.remove(i);
         }
-        next
+        Self::new(by_id)
     }
 }
 

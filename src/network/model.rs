@@ -281,6 +281,47 @@ pub fn parse_list<T: FromStr<Err = FieldError> + Ord>(
         .collect()
 }
 
+/// Joins list values the way CSV cells and the database store them: `a;b`.
+pub fn join_list<T: fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Collects every problem found while parsing optional inputs, so one
+/// response can list them all.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<FieldError>);
+
+impl Problems {
+    /// Parses `value` when present; a failure is recorded under `field`.
+    pub fn opt<T>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, FieldError>,
+    ) -> Option<T> {
+        match value.map(parse) {
+            None => None,
+            Some(Ok(v)) => Some(v),
+            Some(Err(e)) => {
+                self.0.push(FieldError::new(field, e.message));
+                None
+            }
+        }
+    }
+
+    pub fn push(&mut self, e: FieldError) {
+        self.0.push(e);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// OSM `opening_hours`, parsed once; evaluated in the station's time zone.
 #[derive(Clone)]
 pub struct OpeningHours {

@@ -4,6 +4,7 @@ use chrono::Utc;
 use sqlx::QueryBuilder;
 
 use super::{on_db, Db, Result, StoreError, BUMP_VERSION_SQL, NOTIFY_SQL};
+use crate::network::model::join_list;
 use crate::network::{Station, StationDraft, StationId};
 
 const COLUMNS: &str = "id, name, province, city, adcode, region, address, phone, lat, lon, \
@@ -67,14 +68,6 @@ impl TryFrom<StationRow> for Station {
     }
 }
 
-fn join<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
-    items
-        .into_iter()
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join(";")
-}
-
 /// Binds a station's columns in `COLUMNS` order to a `QueryBuilder` tuple.
 macro_rules! push_station {
     ($b:expr, $s:expr, $now:expr) => {{
@@ -89,8 +82,8 @@ macro_rules! push_station {
             .push_bind(s.phone.clone())
             .push_bind(s.location.lat)
             .push_bind(s.location.lon)
-            .push_bind(join(&s.services))
-            .push_bind(join(&s.products))
+            .push_bind(join_list(&s.services))
+            .push_bind(join_list(&s.products))
             .push_bind(s.opening_hours.as_str().to_owned())
             .push_bind(s.timezone.name())
             .push_bind(s.onsite_radius_km)
