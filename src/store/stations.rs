@@ -176,7 +176,7 @@ pub async fn delete(db: &Db, id: &StationId) -> Result<()> {
     {
         Err(e) if super::is_foreign_key_violation(&e) => {
             return Err(StoreError::Conflict(format!(
-                "station {id} still has technicians; move or remove them first"
+                "station {id} still has technicians or jobs; move them first"
             )))
         }
         other => other?,
