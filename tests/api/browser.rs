@@ -398,3 +398,51 @@ async fn check_page(app: &TestApp, c: &Client) {
         assert!(result_ids(c).await.is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_customer_tracks_a_repair_on_the_tracking_page() {
+    let app = spawn_app().await;
+    let agent = token(&app.db, repairnet::auth::Role::Agent).await;
+    let job: Value = app
+        .client
+        .post(app.url("/api/v1/jobs"))
+        .bearer_auth(&agent)
+        .json(
+            &json!({"kind": "onsite", "customer": {"name": "张伟", "phone": "13912345678"},
+                      "address": "郑州二七", "product": "notebook", "purchase_date": "2026-10-01"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = job["code"].as_str().expect("a job code").to_owned();
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let outcome = AssertUnwindSafe(async {
+        c.goto(&app.url(&format!("/track.html?code={code}"))).await.expect("page loads");
+        c.find(Locator::Id("last4")).await.unwrap().send_keys("5678").await.unwrap();
+        c.find(Locator::Id("track")).await.unwrap().click().await.unwrap();
+        let status = wait_js(&c, "document.getElementById('track-status').dataset.status").await;
+        assert_eq!(status, job["status"]);
+        let page = c.source().await.unwrap();
+        assert!(!page.contains("张伟") && !page.contains("13912345678"), "the page shows personal data");
+        // A wrong pair shows the API's message and no status.
+        c.find(Locator::Id("last4")).await.unwrap().clear().await.unwrap();
+        c.find(Locator::Id("last4")).await.unwrap().send_keys("0000").await.unwrap();
+        c.find(Locator::Id("track")).await.unwrap().click().await.unwrap();
+        let err = wait_js(&c, "!document.getElementById('track-error').hidden && document.getElementById('track-error').textContent").await;
+        assert!(err.as_str().unwrap().contains("no job matches"), "{err}");
+        let hidden = c.execute("return document.getElementById('track-result').hidden;", vec![]).await.unwrap();
+        assert_eq!(hidden, Value::Bool(true));
+    })
+    .catch_unwind()
+    .await;
+    let closed = c.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    closed.expect("close the session");
+}
