@@ -7,11 +7,12 @@
 //! Reported distances are haversine metres.
 
 use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use rstar::{RStarInsertionStrategy, RTree, RTreeObject, RTreeParams, AABB};
+use rstar::{ParentNode, RStarInsertionStrategy, RTree, RTreeNode, RTreeObject, RTreeParams, AABB};
 
 use super::model::{chord_for_metres, LatLon, Station, StationId};
 
@@ -190,38 +191,60 @@ impl StationIndex {
             return Vec::new();
         }
         let q = p.to_unit_vector();
-        // (squared chord, hit); the chord orders exactly, ties go to the id.
-        let mut found: Vec<(f64, Hit<'a>)> = Vec::with_capacity(k.min(self.len()).min(256));
-        let mut kth_d2 = f64::INFINITY;
-        for (e, d2) in self.tree.nearest_neighbor_iter_with_distance_2(&q) {
-            // Once k are found, keep going only through exact ties with the
-            // k-th, so the id decides between them rather than tree order.
-            if d2 > limit2 || d2 > kth_d2 {
-                break;
+        let mut best = Best::new(k, self.len());
+        // Best-first: always open the unopened node nearest to `q`. Leaves are
+        // judged as soon as their node opens, so only tree nodes are queued.
+        let mut queue: BinaryHeap<Pending<'a>> = BinaryHeap::with_capacity(32);
+        let mut node = self.tree.root();
+        loop {
+            let mut bound = best.bound().min(limit2);
+            for child in node.children() {
+                match child {
+                    RTreeNode::Leaf(e) => {
+                        let d2 = rstar::PointDistance::distance_2(e, &q);
+                        if d2 > bound || !best.would_take(d2, e) || !pred(&e.station) {
+                            continue;
+                        }
+                        // The chord bound is generous; the exact limit is on
+                        // the reported distance.
+                        let distance_m = match max_m {
+                            Some(m) => match p.haversine_m(e.station.location) {
+                                d if d > m => continue,
+                                d => d,
+                            },
+                            None => f64::NAN,
+                        };
+                        best.take(d2, distance_m, e);
+                        bound = best.bound().min(limit2);
+                    }
+                    RTreeNode::Parent(n) => {
+                        let d2 = box_distance_2(&n.envelope(), &q);
+                        if d2 <= bound {
+                            queue.push(Pending { d2, node: n });
+                        }
+                    }
+                }
             }
-            if !pred(&e.station) {
-                continue;
+            // Nodes are popped nearest first, so once one lies beyond the
+            // k-th candidate, every later one does too. Exact ties with the
+            // k-th are still opened, so the id decides between them.
+            match queue.pop() {
+                Some(next) if next.d2 <= best.bound().min(limit2) => node = next.node,
+                _ => break,
             }
-            let distance_m = p.haversine_m(e.station.location);
-            if max_m.is_some_and(|m| distance_m > m) {
-                continue;
-            }
-            found.push((
-                d2,
-                Hit {
-                    station: &e.station,
-                    distance_m,
+        }
+        let mut hits: Vec<Hit<'a>> = best
+            .items
+            .into_iter()
+            .map(|c| Hit {
+                station: &c.entry.station,
+                distance_m: if c.distance_m.is_nan() {
+                    p.haversine_m(c.entry.station.location)
+                } else {
+                    c.distance_m
                 },
-            ));
-            if found.len() == k {
-                kth_d2 = d2;
-            }
-        }
-        if found.len() > k {
-            found.sort_by(|a, b| by_distance_then_id(a.0, b.0, &a.1, &b.1));
-            found.truncate(k);
-        }
-        let mut hits: Vec<Hit<'a>> = found.into_iter().map(|(_, h)| h).collect();
+            })
+            .collect();
         // Reported order follows the reported (haversine) distance.
         hits.sort_by(|a, b| by_distance_then_id(a.distance_m, b.distance_m, a, b));
         hits
@@ -274,6 +297,126 @@ impl StationIndex {
 fn by_distance_then_id(da: f64, db: f64, a: &Hit<'_>, b: &Hit<'_>) -> Ordering {
     da.total_cmp(&db)
         .then_with(|| a.station.id.cmp(&b.station.id))
+}
+
+/// Squared distance from `q` to the nearest point of the box `b` (zero
+/// inside): no station under the node can be nearer than this.
+#[inline]
+fn box_distance_2(b: &AABB<[f64; 3]>, q: &[f64; 3]) -> f64 {
+    let (lo, hi) = (b.lower(), b.upper());
+    let mut sum = 0.0;
+    for i in 0..3 {
+        // At most one of the two overhangs is positive.
+        let d = (lo[i] - q[i]).max(0.0) + (q[i] - hi[i]).max(0.0);
+        sum += d * d;
+    }
+    sum
+}
+
+/// An unopened tree node, keyed by how near to the query it could hold a
+/// station. Ordered so that `BinaryHeap` pops the nearest first.
+struct Pending<'t> {
+    d2: f64,
+    node: &'t ParentNode<Entry>,
+}
+
+impl PartialEq for Pending<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.d2.total_cmp(&other.d2).is_eq()
+    }
+}
+
+impl Eq for Pending<'_> {}
+
+impl PartialOrd for Pending<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pending<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.d2.total_cmp(&self.d2)
+    }
+}
+
+/// An accepted station: squared chord (the exact search order) and, when a
+/// distance limit made it necessary, the haversine metres already computed
+/// (NaN otherwise).
+struct Candidate<'a> {
+    d2: f64,
+    distance_m: f64,
+    entry: &'a Entry,
+}
+
+/// The best `k` accepted stations so far, by squared chord then id. When `k`
+/// covers the whole index nothing can be displaced, so they are just
+/// collected.
+struct Best<'a> {
+    k: usize,
+    bounded: bool,
+    items: Vec<Candidate<'a>>,
+}
+
+impl<'a> Best<'a> {
+    fn new(k: usize, len: usize) -> Self {
+        let bounded = k < len;
+        Best {
+            k,
+            bounded,
+            items: Vec::with_capacity(if bounded { k.min(256) } else { 16 }),
+        }
+    }
+
+    /// The squared chord nothing farther than can enter.
+    #[inline]
+    fn bound(&self) -> f64 {
+        if self.bounded && self.items.len() == self.k {
+            self.items[self.k - 1].d2
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    /// Whether `(d2, e)` would rank within the best `k`, so the predicate
+    /// need not run for a station that loses a tie anyway.
+    #[inline]
+    fn would_take(&self, d2: f64, e: &Entry) -> bool {
+        match self.items.get(self.k.wrapping_sub(1)) {
+            Some(last) if self.bounded => precedes(d2, e, last.d2, last.entry),
+            _ => true,
+        }
+    }
+
+    fn take(&mut self, d2: f64, distance_m: f64, entry: &'a Entry) {
+        let c = Candidate {
+            d2,
+            distance_m,
+            entry,
+        };
+        if !self.bounded {
+            self.items.push(c);
+            return;
+        }
+        let at = self
+            .items
+            .iter()
+            .rposition(|x| precedes(x.d2, x.entry, d2, entry))
+            .map_or(0, |i| i + 1);
+        if at >= self.k {
+            return;
+        }
+        if self.items.len() == self.k {
+            self.items.pop();
+        }
+        self.items.insert(at, c);
+    }
+}
+
+/// Search order: squared chord, then id.
+#[inline]
+fn precedes(da: f64, a: &Entry, db: f64, b: &Entry) -> bool {
+    da < db || (da == db && a.station.id < b.station.id)
 }
 
 /// The live index: readers load a snapshot without locking; writers swap in
