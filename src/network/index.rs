@@ -25,15 +25,18 @@ pub struct Hit<'a> {
     pub distance_m: f64,
 }
 
-/// Tree node fan-out: rstar's defaults; wider nodes (5..12) measured no
-/// faster for k=5 queries over a million stations.
+/// Tree node fan-out. rstar's bulk load splits every level along all three
+/// axes although the stations lie on a 2-D surface, so query speed depends
+/// on the node size more than usual: over 1M (and 520) random stations in
+/// China, k=5 took 3.1 µs (1.5 µs) at the default 6, 5.7 µs at 12, 6.0 µs at
+/// 32 and 3.3 µs (0.9 µs) at 16.
 #[derive(Clone)]
 struct IndexParams;
 
 impl RTreeParams for IndexParams {
-    const MIN_SIZE: usize = 3;
-    const MAX_SIZE: usize = 6;
-    const REINSERTION_COUNT: usize = 2;
+    const MIN_SIZE: usize = 5;
+    const MAX_SIZE: usize = 16;
+    const REINSERTION_COUNT: usize = 4;
     type DefaultInsertionStrategy = RStarInsertionStrategy;
 }
 
