@@ -205,7 +205,7 @@ impl StationIndex {
                 match child {
                     RTreeNode::Leaf(e) => {
                         let d2 = rstar::PointDistance::distance_2(e, &q);
-                        if d2 > bound || !best.would_take(d2, e) || !pred(&e.station) {
+                        if d2 > bound || !pred(&e.station) {
                             continue;
                         }
                         // The chord bound is generous; the exact limit is on
@@ -229,8 +229,7 @@ impl StationIndex {
                 }
             }
             // Nodes are popped nearest first, so once one lies beyond the
-            // k-th candidate, every later one does too. Exact ties with the
-            // k-th are still opened, so the id decides between them.
+            // bound, every later one does too.
             match queue.pop() {
                 Some(next) if next.d2 <= best.bound().min(limit2) => node = next.node,
                 _ => break,
@@ -248,8 +247,10 @@ impl StationIndex {
                 },
             })
             .collect();
-        // Reported order follows the reported (haversine) distance.
+        // Reported order follows the reported (haversine) distance; the
+        // near-ties kept beyond the k-th are settled here.
         hits.sort_by(|a, b| by_distance_then_id(a.distance_m, b.distance_m, a, b));
+        hits.truncate(k);
         hits
     }
 
@@ -343,7 +344,7 @@ impl Ord for Pending<'_> {
     }
 }
 
-/// An accepted station: squared chord (the exact search order) and, when a
+/// An accepted station: squared chord (the search order) and, when a
 /// distance limit made it necessary, the haversine metres already computed
 /// (NaN otherwise).
 struct Candidate<'a> {
@@ -352,12 +353,22 @@ struct Candidate<'a> {
     entry: &'a Entry,
 }
 
-/// The best `k` accepted stations so far, by squared chord then id. When `k`
-/// covers the whole index nothing can be displaced, so they are just
-/// collected.
+/// Chord (unit sphere) by which a station may lie beyond the k-th and still
+/// be kept: about 60 nm on the ground, well above the rounding of unit
+/// vectors and chords. Chord and haversine can order two stations at the
+/// same distance differently by an ulp; keeping such near-ties lets the
+/// final sort by haversine, then id, decide, as the documented order says.
+const TIE_SLACK: f64 = 1e-14;
+
+/// The accepted stations that can still be among the best `k`: the `k`
+/// nearest by chord plus any within `TIE_SLACK` of the k-th. When `k` covers
+/// the whole index nothing can be displaced, so they are just collected.
 struct Best<'a> {
     k: usize,
     bounded: bool,
+    /// Squared chord beyond which nothing can enter.
+    bound: f64,
+    /// By squared chord when `bounded`.
     items: Vec<Candidate<'a>>,
 }
 
@@ -367,28 +378,14 @@ impl<'a> Best<'a> {
         Best {
             k,
             bounded,
-            items: Vec::with_capacity(if bounded { k.min(256) } else { 16 }),
+            bound: f64::INFINITY,
+            items: Vec::with_capacity(if bounded { k.min(256) + 2 } else { 16 }),
         }
     }
 
-    /// The squared chord nothing farther than can enter.
     #[inline]
     fn bound(&self) -> f64 {
-        if self.bounded && self.items.len() == self.k {
-            self.items[self.k - 1].d2
-        } else {
-            f64::INFINITY
-        }
-    }
-
-    /// Whether `(d2, e)` would rank within the best `k`, so the predicate
-    /// need not run for a station that loses a tie anyway.
-    #[inline]
-    fn would_take(&self, d2: f64, e: &Entry) -> bool {
-        match self.items.get(self.k.wrapping_sub(1)) {
-            Some(last) if self.bounded => precedes(d2, e, last.d2, last.entry),
-            _ => true,
-        }
+        self.bound
     }
 
     fn take(&mut self, d2: f64, distance_m: f64, entry: &'a Entry) {
@@ -401,25 +398,21 @@ impl<'a> Best<'a> {
             self.items.push(c);
             return;
         }
-        let at = self
-            .items
-            .iter()
-            .rposition(|x| precedes(x.d2, x.entry, d2, entry))
-            .map_or(0, |i| i + 1);
-        if at >= self.k {
+        if d2 > self.bound {
             return;
         }
-        if self.items.len() == self.k {
-            self.items.pop();
-        }
+        let at = self.items.partition_point(|x| x.d2 <= d2);
         self.items.insert(at, c);
+        if self.items.len() >= self.k {
+            let kth = self.items[self.k - 1].d2;
+            let chord = kth.sqrt() + TIE_SLACK;
+            // Squaring the root may round below `kth` itself.
+            self.bound = (chord * chord).max(kth);
+            while self.items.last().is_some_and(|x| x.d2 > self.bound) {
+                self.items.pop();
+            }
+        }
     }
-}
-
-/// Search order: squared chord, then id.
-#[inline]
-fn precedes(da: f64, a: &Entry, db: f64, b: &Entry) -> bool {
-    da < db || (da == db && a.station.id < b.station.id)
 }
 
 /// The live index: readers load a snapshot without locking; writers swap in
@@ -618,6 +611,37 @@ mod tests {
             ids(&idx.nearest_by(q, 1, None, |s| s.id.as_str() != "a")),
             ["b"]
         );
+    }
+
+    #[test]
+    fn ulp_ties_between_chord_and_haversine_go_to_the_id() {
+        // At a pole every longitude is the same point, but the unit vectors
+        // differ in the last bits; the reported order must still be by
+        // haversine, then id.
+        let lons = [0.0, 37.0, -123.4, 90.0, 180.0, -45.5, 10.1, 170.0];
+        let all: Vec<_> = lons
+            .iter()
+            .enumerate()
+            .map(|(i, &lon)| station(&format!("P{}", 7 - i), -90.0, lon, false, &["notebook"]))
+            .collect();
+        let idx = StationIndex::new(all.clone());
+        for q in [
+            p(10.0, 20.0),
+            p(-89.0, 33.0),
+            p(90.0, 0.0),
+            p(-10.0, -170.0),
+        ] {
+            let mut want: Vec<(f64, String)> = all
+                .iter()
+                .map(|s| (q.haversine_m(s.location), s.id.to_string()))
+                .collect();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            for k in 1..=3 {
+                let got = ids(&idx.nearest(q, k, None, &StationFilter::default()));
+                let want: Vec<_> = want[..k].iter().map(|w| w.1.clone()).collect();
+                assert_eq!(got, want, "{q:?} k={k}");
+            }
+        }
     }
 
     #[test]
