@@ -360,6 +360,15 @@ struct Candidate<'a> {
 /// final sort by haversine, then id, decide, as the documented order says.
 const TIE_SLACK: f64 = 1e-14;
 
+/// A squared-chord bound at least `(√d2 + TIE_SLACK)²`, without a square
+/// root per candidate: `2·√d2·s ≤ d2·t + s²/t` for any `t > 0` (here 1e-6),
+/// so the slack is never smaller than asked, only a little larger.
+#[inline]
+fn slackened(d2: f64) -> f64 {
+    const T: f64 = 1e-6;
+    d2 * (1.0 + T) + TIE_SLACK * TIE_SLACK * (1.0 + 1.0 / T)
+}
+
 /// The accepted stations that can still be among the best `k`: the `k`
 /// nearest by chord plus any within `TIE_SLACK` of the k-th. When `k` covers
 /// the whole index nothing can be displaced, so they are just collected.
@@ -404,10 +413,7 @@ impl<'a> Best<'a> {
         let at = self.items.partition_point(|x| x.d2 <= d2);
         self.items.insert(at, c);
         if self.items.len() >= self.k {
-            let kth = self.items[self.k - 1].d2;
-            let chord = kth.sqrt() + TIE_SLACK;
-            // Squaring the root may round below `kth` itself.
-            self.bound = (chord * chord).max(kth);
+            self.bound = slackened(self.items[self.k - 1].d2);
             while self.items.last().is_some_and(|x| x.d2 > self.bound) {
                 self.items.pop();
             }
