@@ -1,7 +1,9 @@
 //! Station directory types. Every value here is validated on construction, so
 //! the rest of the program never re-checks a coordinate, an adcode or an id.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::fmt;
 use std::str::FromStr;
 
@@ -323,14 +325,32 @@ impl Problems {
 }
 
 /// OSM `opening_hours`, parsed once; evaluated in the station's time zone.
+///
+/// A network uses a handful of distinct hour strings for hundreds of
+/// thousands of stations, so parsed values are shared (parsing was a third
+/// of import time) and each thread remembers, for the current minute,
+/// whether a given schedule is open (state can only change on a whole
+/// minute in this syntax).
 #[derive(Clone)]
-pub struct OpeningHours {
+pub struct OpeningHours(Arc<HoursInner>);
+
+struct HoursInner {
     raw: String,
     parsed: opening_hours::OpeningHours,
 }
 
+/// Distinct schedules kept for sharing; past this the cache starts afresh.
+const HOURS_CACHE_LIMIT: usize = 4096;
+
+type OpenCache = (i64, HashMap<(usize, chrono_tz::Tz), (Arc<HoursInner>, bool)>);
+
+thread_local! {
+    static OPEN_NOW: RefCell<OpenCache> = RefCell::new((i64::MIN, HashMap::new()));
+}
+
 impl OpeningHours {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
+        static PARSED: OnceLock<Mutex<HashMap<String, Arc<HoursInner>>>> = OnceLock::new();
         let raw = s.trim();
         if raw.is_empty() || raw.len() > 255 {
             return Err(FieldError::new(
@@ -338,38 +358,63 @@ impl OpeningHours {
                 "opening_hours must be 1-255 characters of OSM opening_hours syntax",
             ));
         }
+        let cache = PARSED.get_or_init(Default::default);
+        if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(raw) {
+            return Ok(Self(hit.clone()));
+        }
         let parsed = raw.parse::<opening_hours::OpeningHours>().map_err(|e| {
             FieldError::new(
                 "opening_hours",
                 format!("not valid OSM opening_hours ({raw:?}): {e}"),
             )
         })?;
-        Ok(Self {
+        let inner = Arc::new(HoursInner {
             raw: raw.to_owned(),
             parsed,
-        })
+        });
+        let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= HOURS_CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(raw.to_owned(), inner.clone());
+        Ok(Self(inner))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.raw
+        &self.0.raw
     }
 
     /// Whether the station is open at `at`, read on the wall clock of `tz`.
     pub fn is_open(&self, at: DateTime<Utc>, tz: chrono_tz::Tz) -> bool {
-        let local = at.with_timezone(&tz).naive_local();
-        self.parsed.is_open(local)
+        let minute = at.timestamp().div_euclid(60);
+        // The key holds the Arc, so its address cannot be reused while cached.
+        let key = (Arc::as_ptr(&self.0) as usize, tz);
+        OPEN_NOW.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.0 != minute {
+                c.0 = minute;
+                c.1.clear();
+            }
+            if let Some((_, open)) = c.1.get(&key) {
+                return *open;
+            }
+            let start = DateTime::<Utc>::from_timestamp(minute * 60, 0).unwrap_or(at);
+            let open = self.0.parsed.is_open(start.with_timezone(&tz).naive_local());
+            c.1.insert(key, (self.0.clone(), open));
+            open
+        })
     }
 }
 
 impl fmt::Debug for OpeningHours {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "OpeningHours({:?})", self.raw)
+        write!(f, "OpeningHours({:?})", self.0.raw)
     }
 }
 
 impl PartialEq for OpeningHours {
     fn eq(&self, other: &Self) -> bool {
-        self.raw == other.raw
+        self.0.raw == other.0.raw
     }
 }
 
