@@ -38,15 +38,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct NearestResult {
-    pub station: StationView,
+pub struct NearestResult<'a> {
+    pub station: StationView<'a>,
     pub distance_m: f64,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct NearestResponse {
+pub struct NearestResponse<'a> {
     pub query: Value,
-    pub results: Vec<NearestResult>,
+    pub results: Vec<NearestResult<'a>>,
 }
 
 /// The k stations nearest a point or an address, by exact great-circle
@@ -60,7 +60,7 @@ pub struct NearestResponse {
 async fn nearest(
     state: web::Data<AppState>,
     params: web::Query<NearestParams>,
-) -> Result<web::Json<NearestResponse>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
     let q = params
         .resolve(Gazetteer::embedded(), now)
@@ -80,7 +80,7 @@ async fn nearest(
         query["remainder"] = json!(q.remainder);
     }
     metrics::counter!("repairnet_nearest_queries_total").increment(1);
-    Ok(web::Json(NearestResponse {
+    Ok(HttpResponse::Ok().json(NearestResponse {
         query,
         results: hits
             .into_iter()
@@ -263,14 +263,14 @@ async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<String>,
     q: web::Query<CrsParam>,
-) -> Result<web::Json<StationView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = station_id(&id)?;
     let crs = parse_crs(q.crs.as_deref())?;
     let index = state.index.load();
     let s = index
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no station {id}")))?;
-    Ok(web::Json(StationView::new(s, crs, Utc::now())))
+    Ok(HttpResponse::Ok().json(StationView::new(s, crs, Utc::now())))
 }
 
 fn validate(draft: StationDraft) -> Result<Station, ApiError> {
@@ -298,11 +298,7 @@ async fn write_station(state: &AppState, s: Station, create_only: bool) -> Resul
 fn created(s: &Station) -> HttpResponse {
     HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/stations/{}", s.id)))
-        .json(StationView::new(
-            &Arc::new(s.clone()),
-            Default::default(),
-            Utc::now(),
-        ))
+        .json(StationView::new(s, Default::default(), Utc::now()))
 }
 
 /// Adds a station (admin).
@@ -351,11 +347,7 @@ async fn replace(
     if was_created {
         Ok(created(&s))
     } else {
-        Ok(HttpResponse::Ok().json(StationView::new(
-            &Arc::new(s),
-            Default::default(),
-            Utc::now(),
-        )))
+        Ok(HttpResponse::Ok().json(StationView::new(&s, Default::default(), Utc::now())))
     }
 }
 
@@ -402,11 +394,7 @@ async fn patch_one(
     let s = validate(draft)?;
     write_station(&state, s.clone(), false).await?;
     tracing::info!(station = %s.id, token = %caller.token_id, "station patched");
-    Ok(HttpResponse::Ok().json(StationView::new(
-        &Arc::new(s),
-        Default::default(),
-        Utc::now(),
-    )))
+    Ok(HttpResponse::Ok().json(StationView::new(&s, Default::default(), Utc::now())))
 }
 
 /// Removes a station (admin).

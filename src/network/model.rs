@@ -3,9 +3,9 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -342,7 +342,10 @@ struct HoursInner {
 /// Distinct schedules kept for sharing; past this the cache starts afresh.
 const HOURS_CACHE_LIMIT: usize = 4096;
 
-type OpenCache = (i64, HashMap<(usize, chrono_tz::Tz), (Arc<HoursInner>, bool)>);
+type OpenCache = (
+    i64,
+    HashMap<(usize, chrono_tz::Tz), (Arc<HoursInner>, bool)>,
+);
 
 thread_local! {
     static OPEN_NOW: RefCell<OpenCache> = RefCell::new((i64::MIN, HashMap::new()));
@@ -399,7 +402,10 @@ impl OpeningHours {
                 return *open;
             }
             let start = DateTime::<Utc>::from_timestamp(minute * 60, 0).unwrap_or(at);
-            let open = self.0.parsed.is_open(start.with_timezone(&tz).naive_local());
+            let open = self
+                .0
+                .parsed
+                .is_open(start.with_timezone(&tz).naive_local());
             c.1.insert(key, (self.0.clone(), open));
             open
         })

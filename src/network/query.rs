@@ -2,7 +2,7 @@
 //! request as the user types it (strings), its validation, and the station's
 //! outward JSON shape.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -262,49 +262,52 @@ impl NearestQuery {
 
 /// A station as the API shows it: the stored fields, with the point in the
 /// caller's coordinate system and whether it is open at the time asked.
+/// It borrows from the station, so answering costs no copies.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StationView {
-    pub id: String,
-    pub name: String,
-    pub province: String,
-    pub city: String,
+pub struct StationView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub province: &'a str,
+    pub city: &'a str,
     #[schema(value_type = String, example = "510703")]
     pub adcode: super::model::Adcode,
-    pub region: String,
-    pub region_name: String,
-    pub address: String,
-    pub phone: String,
+    pub region: &'a str,
+    pub region_name: &'a str,
+    pub address: &'a str,
+    pub phone: &'a str,
     pub lat: f64,
     pub lon: f64,
     pub crs: Crs,
-    pub services: Vec<Service>,
-    pub products: Vec<Product>,
-    pub opening_hours: String,
-    pub timezone: String,
+    #[schema(value_type = Vec<Service>)]
+    pub services: &'a BTreeSet<Service>,
+    #[schema(value_type = Vec<Product>)]
+    pub products: &'a BTreeSet<Product>,
+    pub opening_hours: &'a str,
+    pub timezone: &'a str,
     pub onsite_radius_km: Option<f64>,
     pub open_now: bool,
 }
 
-impl StationView {
-    pub fn new(s: &Arc<Station>, crs: Crs, now: DateTime<Utc>) -> Self {
+impl<'a> StationView<'a> {
+    pub fn new(s: &'a Station, crs: Crs, now: DateTime<Utc>) -> Self {
         let p = crs.from_wgs84(s.location);
         StationView {
-            id: s.id.to_string(),
-            name: s.name.clone(),
-            province: s.province.clone(),
-            city: s.city.clone(),
+            id: s.id.as_str(),
+            name: &s.name,
+            province: &s.province,
+            city: &s.city,
             adcode: s.adcode,
-            region: s.region.code().to_owned(),
-            region_name: s.region.name_zh().to_owned(),
-            address: s.address.clone(),
-            phone: s.phone.clone(),
+            region: s.region.code(),
+            region_name: s.region.name_zh(),
+            address: &s.address,
+            phone: &s.phone,
             lat: p.lat,
             lon: p.lon,
             crs,
-            services: s.services.iter().copied().collect(),
-            products: s.products.iter().copied().collect(),
-            opening_hours: s.opening_hours.as_str().to_owned(),
-            timezone: s.timezone.name().to_owned(),
+            services: &s.services,
+            products: &s.products,
+            opening_hours: s.opening_hours.as_str(),
+            timezone: s.timezone.name(),
             onsite_radius_km: s.onsite_radius_km,
             open_now: s.is_open(now),
         }
