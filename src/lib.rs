@@ -32,6 +32,8 @@ pub const DEMO_TECHNICIANS_CSV: &str = include_str!("../data/demo/technicians.cs
 /// A built, bound, not yet running server.
 pub struct Application {
     port: u16,
+    /// Directory version the index was loaded at.
+    version: Option<i64>,
     server: actix_web::dev::Server,
     state: web::Data<AppState>,
 }
@@ -47,6 +49,9 @@ impl Application {
         if !settings.no_demo {
             load_demo_if_empty(&db).await?;
         }
+        // Read before loading: a write landing in between then still looks
+        // new to the refresher, instead of being missed for good.
+        let version = db.directory_version().await.ok();
         let index = Arc::new(SharedIndex::new(load_index(&db).await?));
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -66,6 +71,7 @@ impl Application {
         let server = http::server(listener, state.clone())?;
         Ok(Application {
             port,
+            version,
             server,
             state,
         })
@@ -82,7 +88,7 @@ impl Application {
     /// Serves until the process is told to stop; keeps the index in step
     /// with writes made by other processes meanwhile.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let refresher = tokio::spawn(refresh_index(self.state.clone()));
+        let refresher = tokio::spawn(refresh_index(self.state.clone(), self.version));
         let res = self.server.await;
         refresher.abort();
         self.state.db.close().await;
@@ -137,8 +143,7 @@ pub async fn load_demo_if_empty(db: &Db) -> anyhow::Result<bool> {
 
 /// Rebuilds the index whenever the directory version moves: polled every
 /// `refresh_secs`, and at once on a PostgreSQL NOTIFY.
-async fn refresh_index(state: web::Data<AppState>) {
-    let mut seen = state.db.directory_version().await.ok();
+async fn refresh_index(state: web::Data<AppState>, mut seen: Option<i64>) {
     let mut listener = match &state.db {
         Db::Postgres(pool) => match sqlx::postgres::PgListener::connect_with(pool).await {
             Ok(mut l) => match l.listen(store::DIRECTORY_CHANNEL).await {

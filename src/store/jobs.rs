@@ -106,6 +106,7 @@ pub async fn insert(
          $32, $33) RETURNING id",
         COLUMNS.trim_start_matches("id, ")
     );
+    let _turn = db.write_turn().await;
     let res = on_db!(db, p => async {
         let mut tx = p.begin_with(db.begin_write_sql()).await?;
         if let Some(b) = booking {
@@ -178,6 +179,7 @@ pub struct AssignmentUpdate {
 /// meanwhile; `Booked::Full` when the new technician's day is full.
 pub async fn update(db: &Db, u: &JobUpdate) -> Result<Booked<()>> {
     let now = Utc::now();
+    let _turn = db.write_turn().await;
     let res = on_db!(db, p => async {
         let mut tx = p.begin_with(db.begin_write_sql()).await?;
         if let Some(b) = u.take {

@@ -10,7 +10,9 @@ pub mod stations;
 pub mod technicians;
 pub mod tokens;
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -105,6 +107,32 @@ impl Db {
             Db::Sqlite(_) => "BEGIN IMMEDIATE",
             Db::Postgres(_) => "BEGIN",
         }
+    }
+
+    /// On SQLite, waits for this process's turn to write. SQLite allows one
+    /// writer at a time and a blocked writer polls with growing sleeps
+    /// (hundreds of milliseconds under load), so writers of one process
+    /// queue here in order instead; other processes still meet the busy
+    /// timeout. PostgreSQL needs no such turn.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        static TURNS: OnceLock<StdMutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+            OnceLock::new();
+        let Db::Sqlite(pool) = self else {
+            return None;
+        };
+        let key = pool
+            .connect_options()
+            .get_filename()
+            .to_string_lossy()
+            .into_owned();
+        let turn = TURNS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        Some(turn.lock_owned().await)
     }
 
     pub fn backend(&self) -> &'static str {

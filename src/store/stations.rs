@@ -157,6 +157,7 @@ pub async fn upsert_many_with_progress(
 }
 
 pub async fn delete(db: &Db, id: &StationId) -> Result<()> {
+    let _turn = db.write_turn().await;
     let deleted = match on_db!(db, p => async {
         let mut tx = p.begin_with(db.begin_write_sql()).await?;
         let n = sqlx::query("DELETE FROM stations WHERE id = $1")
@@ -201,6 +202,7 @@ async fn write_rows(
     progress: impl Fn(usize),
 ) -> Result<UpsertCounts> {
     let now = Utc::now();
+    let _turn = db.write_turn().await;
     on_db!(db, p => {
         let mut tx = p.begin_with(db.begin_write_sql()).await?;
         // Which ids exist decides inserted vs updated; read inside the

@@ -40,6 +40,7 @@ pub async fn get(db: &Db, id: i64) -> Result<TechnicianRow> {
 /// station does not exist fails the whole batch with `Conflict`.
 pub async fn upsert_many(db: &Db, rows: &[TechnicianRow]) -> Result<()> {
     let now = Utc::now();
+    let _turn = db.write_turn().await;
     let res = on_db!(db, p => async {
         let mut tx = p.begin_with(db.begin_write_sql()).await?;
         for chunk in rows.chunks(1000) {
@@ -81,6 +82,7 @@ pub async fn upsert_many(db: &Db, rows: &[TechnicianRow]) -> Result<()> {
 /// a single conditional upsert, atomic on both backends. Returns whether
 /// the reservation was made.
 pub async fn reserve(db: &Db, technician_id: i64, day: NaiveDate) -> Result<bool> {
+    let _turn = db.write_turn().await;
     let day = day.to_string();
     let sql = "INSERT INTO capacity_bookings (technician_id, day, booked) \
                SELECT id, $2, 1 FROM technicians WHERE id = $1 AND daily_capacity >= 1 \
@@ -92,6 +94,7 @@ pub async fn reserve(db: &Db, technician_id: i64, day: NaiveDate) -> Result<bool
 
 /// Gives back one unit (a cancelled or transferred job).
 pub async fn release(db: &Db, technician_id: i64, day: NaiveDate) -> Result<()> {
+    let _turn = db.write_turn().await;
     let day = day.to_string();
     on_db!(db, p => sqlx::query(
         "UPDATE capacity_bookings SET booked = booked - 1 WHERE technician_id = $1 AND day = $2 AND booked > 0")
@@ -125,6 +128,7 @@ pub async fn for_stations(db: &Db, station_ids: &[&str]) -> Result<Vec<Technicia
 
 /// Inserts one technician and returns its new id.
 pub async fn insert(db: &Db, t: &TechnicianRow) -> Result<i64> {
+    let _turn = db.write_turn().await;
     let res = on_db!(db, p => sqlx::query_scalar::<_, i64>(
         "INSERT INTO technicians (station_id, name, skills, daily_capacity, on_duty, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
@@ -141,6 +145,7 @@ pub async fn insert(db: &Db, t: &TechnicianRow) -> Result<i64> {
 
 /// Replaces one technician's fields; `NotFound` if there is none.
 pub async fn update(db: &Db, t: &TechnicianRow) -> Result<()> {
+    let _turn = db.write_turn().await;
     let res = on_db!(db, p => sqlx::query(
         "UPDATE technicians SET station_id = $1, name = $2, skills = $3, daily_capacity = $4, \
          on_duty = $5, updated_at = $6 WHERE id = $7")
