@@ -2,6 +2,8 @@
 //! Each request runs in a span carrying its request id, so every line logged
 //! while serving it names the request.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{fmt, EnvFilter};
 
 pub fn init(default_filter: &str) {
@@ -11,5 +13,7 @@ pub fn init(default_filter: &str) {
     let _ = fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not for log files.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
