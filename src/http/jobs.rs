@@ -431,9 +431,9 @@ async fn create_job(
         .first_visit
         .map(|t| clock(t).status(now, 1.0).due_at);
 
-    let mut js = JobState::initial(input.kind);
+    let js = JobState::initial(input.kind);
     let created_status = js.status;
-    let mut events = vec![event_row(
+    let events = vec![event_row(
         &caller.token_id,
         "created",
         None,
@@ -495,7 +495,7 @@ async fn create_job(
             row.region.get_or_insert_with(|| s.region.code().to_owned());
         }
         JobKind::Onsite => {
-            let rec = recommendation_for(&state, &input, day).await?;
+            let rec = self::recommendation(&state, input.point, input.product, day).await?;
             if row.region.is_none() {
                 let index = state.index.load();
                 row.region = index
@@ -558,8 +558,6 @@ async fn create_job(
             Some(Booked::Done(id)) => {
                 r.id = id;
                 row = r;
-                js = st;
-                events = evs;
                 assigned = booking.is_some();
                 break;
             }
@@ -571,7 +569,6 @@ async fn create_job(
             }
         }
     }
-    let _ = (&js, &events);
     metrics::counter!("repairnet_jobs_created_total", "kind" => row.kind.clone(), "assigned" => assigned.to_string()).increment(1);
     tracing::info!(job = row.id, code = %row.code, assigned, token = %caller.token_id, "job created");
     let job = view(&state, row).await?;
@@ -581,14 +578,6 @@ async fn create_job(
             job,
             recommendation,
         }))
-}
-
-async fn recommendation_for(
-    state: &AppState,
-    input: &JobInput,
-    day: NaiveDate,
-) -> Result<Recommendation, ApiError> {
-    recommendation(state, input.point, input.product, day).await
 }
 
 async fn replay(state: &AppState, row: JobRow, hash: &str) -> Result<HttpResponse, ApiError> {

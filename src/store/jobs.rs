@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::technicians::{RELEASE_SQL, RESERVE_SQL};
 use super::{on_db, Db, Result, StoreError};
 
 /// A job as stored. The dispatch domain owns the meaning of the JSON columns.
@@ -79,14 +80,6 @@ pub enum Booked<T> {
     /// The technician's day was full; nothing was written.
     Full,
 }
-
-const RESERVE_SQL: &str = "INSERT INTO capacity_bookings (technician_id, day, booked) \
-    SELECT id, $2, 1 FROM technicians WHERE id = $1 AND daily_capacity >= 1 \
-    ON CONFLICT (technician_id, day) DO UPDATE SET booked = capacity_bookings.booked + 1 \
-    WHERE capacity_bookings.booked < (SELECT daily_capacity FROM technicians WHERE id = $1)";
-
-const RELEASE_SQL: &str = "UPDATE capacity_bookings SET booked = booked - 1 \
-    WHERE technician_id = $1 AND day = $2 AND booked > 0";
 
 const INSERT_EVENT_SQL: &str =
     "INSERT INTO job_events (job_id, at, actor, event, from_status, to_status, reason, data) \

@@ -78,17 +78,25 @@ pub async fn upsert_many(db: &Db, rows: &[TechnicianRow]) -> Result<()> {
     }
 }
 
+/// Takes one unit of technician `$1`'s capacity on day `$2` if any is left:
+/// one conditional upsert, so it is atomic on both backends and inside any
+/// transaction (job writes run it beside the job row).
+pub(crate) const RESERVE_SQL: &str = "INSERT INTO capacity_bookings (technician_id, day, booked) \
+    SELECT id, $2, 1 FROM technicians WHERE id = $1 AND daily_capacity >= 1 \
+    ON CONFLICT (technician_id, day) DO UPDATE SET booked = capacity_bookings.booked + 1 \
+    WHERE capacity_bookings.booked < (SELECT daily_capacity FROM technicians WHERE id = $1)";
+
+/// Gives back one unit of technician `$1`'s capacity on day `$2`.
+pub(crate) const RELEASE_SQL: &str = "UPDATE capacity_bookings SET booked = booked - 1 \
+    WHERE technician_id = $1 AND day = $2 AND booked > 0";
+
 /// Reserves one unit of a technician's capacity on `day`, if any is left:
 /// a single conditional upsert, atomic on both backends. Returns whether
 /// the reservation was made.
 pub async fn reserve(db: &Db, technician_id: i64, day: NaiveDate) -> Result<bool> {
     let _turn = db.write_turn().await;
     let day = day.to_string();
-    let sql = "INSERT INTO capacity_bookings (technician_id, day, booked) \
-               SELECT id, $2, 1 FROM technicians WHERE id = $1 AND daily_capacity >= 1 \
-               ON CONFLICT (technician_id, day) DO UPDATE SET booked = capacity_bookings.booked + 1 \
-               WHERE capacity_bookings.booked < (SELECT daily_capacity FROM technicians WHERE id = $1)";
-    let n = on_db!(db, p => sqlx::query(sql).bind(technician_id).bind(&day).execute(p).await.map(|r| r.rows_affected()))?;
+    let n = on_db!(db, p => sqlx::query(RESERVE_SQL).bind(technician_id).bind(&day).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
 
@@ -96,8 +104,7 @@ pub async fn reserve(db: &Db, technician_id: i64, day: NaiveDate) -> Result<bool
 pub async fn release(db: &Db, technician_id: i64, day: NaiveDate) -> Result<()> {
     let _turn = db.write_turn().await;
     let day = day.to_string();
-    on_db!(db, p => sqlx::query(
-        "UPDATE capacity_bookings SET booked = booked - 1 WHERE technician_id = $1 AND day = $2 AND booked > 0")
+    on_db!(db, p => sqlx::query(RELEASE_SQL)
         .bind(technician_id).bind(&day).execute(p).await.map(|_| ()))?;
     Ok(())
 }
