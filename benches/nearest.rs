@@ -11,7 +11,8 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use repairnet::network::{LatLon, Station, StationDraft, StationFilter, StationId, StationIndex};
+use repairnet::basic::LatLon;
+use repairnet::network::{Station, StationDraft, StationFilter, StationId, StationIndex};
 use rstar::primitives::GeomWithData;
 use rstar::RTree;
 

@@ -4,12 +4,7 @@
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::network::model::string_enum;
-use crate::network::model::FieldError;
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-use utoipa::ToSchema;
+use crate::basic::string_enum;
 
 string_enum!(
     /// What a token may do. `admin` may do everything.

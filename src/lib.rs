@@ -3,6 +3,7 @@
 //! binary and the integration tests start exactly the same thing.
 
 pub mod auth;
+pub mod basic;
 pub mod config;
 pub mod dispatch;
 pub mod http;
@@ -56,10 +57,17 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let dispatch = dispatch::DispatchContext::new(
+        let ctx = dispatch::DispatchContext::new(
             settings.osrm_url.as_deref(),
             Duration::from_millis(settings.osrm_timeout_ms),
         )?;
+        let dispatch = dispatch::DispatchService::new(
+            db.clone(),
+            index.clone(),
+            ctx,
+            settings.auto_assign,
+            Arc::new(basic::SystemClock),
+        );
         let state = web::Data::new(AppState {
             db,
             index,
@@ -144,32 +152,12 @@ pub async fn load_demo_if_empty(db: &Db) -> anyhow::Result<bool> {
 /// Rebuilds the index whenever the directory version moves: polled every
 /// `refresh_secs`, and at once on a PostgreSQL NOTIFY.
 async fn refresh_index(state: web::Data<AppState>, mut seen: Option<i64>) {
-    let mut listener = match &state.db {
-        Db::Postgres(pool) => match sqlx::postgres::PgListener::connect_with(pool).await {
-            Ok(mut l) => match l.listen(store::DIRECTORY_CHANNEL).await {
-                Ok(()) => Some(l),
-                Err(e) => {
-                    tracing::warn!(error = %e, "LISTEN failed; polling only");
-                    None
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "no listener connection; polling only");
-                None
-            }
-        },
-        Db::Sqlite(_) => None,
-    };
+    let mut listener = store::DirectoryListener::connect(&state.db).await;
     let period = Duration::from_secs(state.settings.refresh_secs.max(1));
     loop {
-        match listener.as_mut() {
-            Some(l) => {
-                tokio::select! {
-                    n = l.try_recv() => if n.is_err() { tokio::time::sleep(period).await },
-                    _ = tokio::time::sleep(period) => {}
-                }
-            }
-            None => tokio::time::sleep(period).await,
+        tokio::select! {
+            () = listener.changed() => {}
+            () = tokio::time::sleep(period) => {}
         }
         let Ok(version) = state.db.directory_version().await else {
             continue;
@@ -189,29 +177,13 @@ async fn refresh_index(state: web::Data<AppState>, mut seen: Option<i64>) {
     }
 }
 
-/// The shipped demo technicians as rows.
-pub fn demo_technicians() -> anyhow::Result<Vec<store::technicians::TechnicianRow>> {
-    #[derive(serde::Deserialize)]
-    struct Row {
-        id: i64,
-        station_id: String,
-        name: String,
-        skills: String,
-        daily_capacity: i32,
-        on_duty: bool,
-    }
+/// The shipped demo technicians.
+pub fn demo_technicians() -> anyhow::Result<Vec<dispatch::Technician>> {
     let mut rdr = csv::Reader::from_reader(DEMO_TECHNICIANS_CSV.as_bytes());
-    rdr.deserialize::<Row>()
+    rdr.deserialize::<dispatch::TechnicianDraft>()
         .map(|r| {
-            let r = r?;
-            Ok(store::technicians::TechnicianRow {
-                id: r.id,
-                station_id: r.station_id,
-                name: r.name,
-                skills: r.skills,
-                daily_capacity: r.daily_capacity,
-                on_duty: r.on_duty,
-            })
+            dispatch::Technician::try_from(r?)
+                .map_err(|e| anyhow::anyhow!("demo technician is invalid: {e:?}"))
         })
         .collect()
 }

@@ -282,7 +282,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let role: Role = role
                 .parse()
-                .map_err(|e: repairnet::network::model::FieldError| anyhow::anyhow!(e.message))?;
+                .map_err(|e: repairnet::basic::FieldError| anyhow::anyhow!(e.message))?;
             let db = open_db(&db.url).await?;
             let token = new_token();
             store::tokens::insert(&db, &hash_token(&token), role.as_str(), &label).await?;

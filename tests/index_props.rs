@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use repairnet::network::model::FieldError;
+use repairnet::basic::FieldError;
+use repairnet::basic::LatLon;
 use repairnet::network::{
-    BBox, LatLon, Product, Service, Station, StationDraft, StationFilter, StationId, StationIndex,
+    BBox, Product, Service, Station, StationDraft, StationFilter, StationId, StationIndex,
 };
 
 /// Two distances closer than this are treated as a tie in comparisons: the

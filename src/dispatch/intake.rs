@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 
 use super::model::{Customer, CustomerDraft, Damage, ItemCondition, JobKind, RequestKind};
 use super::warranty::WarrantyInput;
-use crate::network::model::{FieldError, LatLon, Product, StationId};
+use crate::basic::{string_enum, FieldError, LatLon};
+use crate::network::model::{Product, StationId};
 use crate::places::{Crs, Gazetteer, GeoMatch};
 
 /// How far ahead a slot may be booked.
@@ -61,22 +62,10 @@ impl From<ItemDraft> for ItemCondition {
     }
 }
 
-/// A half-day visit window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Period {
-    Am,
-    Pm,
-}
-
-impl Period {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Period::Am => "am",
-            Period::Pm => "pm",
-        }
-    }
-}
+string_enum!(
+    /// A half-day visit window.
+    Period { Am => "am", Pm => "pm" }
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Slot {
@@ -285,17 +274,16 @@ impl JobDraft {
                 let date = parse_date("slot.date", &s.date)
                     .map_err(|e| errs.push(e))
                     .ok();
-                let period = match s.period.trim() {
-                    "am" => Some(Period::Am),
-                    "pm" => Some(Period::Pm),
-                    other => {
+                let period = s
+                    .period
+                    .parse::<Period>()
+                    .map_err(|_| {
                         errs.push(FieldError::new(
                             "slot.period",
-                            format!("slot.period must be am or pm, got {other:?}"),
+                            format!("slot.period must be am or pm, got {:?}", s.period.trim()),
                         ));
-                        None
-                    }
-                };
+                    })
+                    .ok();
                 if let Some(d) = date {
                     if d < today || d > today + Duration::days(MAX_SLOT_DAYS) {
                         errs.push(FieldError::new(

@@ -2,17 +2,21 @@
 //!
 //! Everything here is pure domain logic with no I/O, except [`travel`], which
 //! may ask an OSRM server for road travel times (and falls back to a
-//! straight-line model when it cannot).
+//! straight-line model when it cannot), and [`service`], the use cases that
+//! read and write jobs through the store.
 
 pub mod calendar;
 pub mod intake;
+pub mod job;
 pub mod model;
 pub mod optimize;
 pub mod policy;
 pub mod recommend;
+pub mod service;
 pub mod sla;
 pub mod state;
 pub mod travel;
+pub mod view;
 pub mod warranty;
 
 pub use calendar::BusinessCalendar;
@@ -21,6 +25,7 @@ pub use model::{
     TechnicianDraft, TechnicianId, Tier,
 };
 pub use policy::Policy;
+pub use service::{DispatchError, DispatchService};
 
 /// The dispatch configuration a running server holds: the policy, its
 /// business calendar and the travel-time model.

@@ -8,7 +8,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::network::model::{parse_list, string_enum, FieldError, Product, StationId};
+use crate::basic::{parse_list, string_enum, FieldError};
+use crate::network::model::{Product, StationId};
 
 string_enum!(
     /// Customer service tier; SLA targets differ per tier (see `policy.json`).

@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{JobId, TechnicianId};
-use crate::network::model::{LatLon, Product, EARTH_RADIUS_M};
+use crate::basic::{LatLon, EARTH_RADIUS_M};
+use crate::network::model::Product;
 
 /// A job to place.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 
 use super::model::{Technician, TechnicianId};
 use super::travel::TravelModel;
-use crate::network::model::{LatLon, Product, Service, Station, StationId};
+use crate::basic::LatLon;
+use crate::network::model::{Product, Service, Station, StationId};
 
 /// A nearby station as the spatial query found it.
 #[derive(Debug, Clone, Copy)]

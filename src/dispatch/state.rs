@@ -34,8 +34,7 @@ use utoipa::ToSchema;
 
 use super::model::JobKind;
 use super::policy::Policy;
-use crate::network::model::{string_enum, FieldError};
-use std::str::FromStr;
+use crate::basic::{string_enum, FieldError};
 
 string_enum!(
     /// Where a job is in its flow; stored as text.

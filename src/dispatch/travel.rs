@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::network::model::LatLon;
+use crate::basic::LatLon;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TravelError {

@@ -33,7 +33,7 @@ pub struct WarrantyInput {
     pub item: ItemCondition,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WarrantyDecision {
     pub decision: Decision,
     /// A sentence for the agent to read out, Chinese then English.

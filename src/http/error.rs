@@ -5,7 +5,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
-use crate::network::model::FieldError;
+use crate::basic::FieldError;
+use crate::dispatch::DispatchError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -87,16 +88,55 @@ impl From<FieldError> for ApiError {
     }
 }
 
+impl From<Vec<FieldError>> for ApiError {
+    fn from(e: Vec<FieldError>) -> Self {
+        ApiError::invalid_fields(&e)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound("not found".into()),
-            StoreError::Conflict(message) => ApiError::Conflict {
-                code: "conflict",
+            StoreError::Duplicate(message) => ApiError::Conflict {
+                code: "duplicate",
                 message,
             },
-            StoreError::Db(sqlx::Error::PoolTimedOut) => ApiError::Unavailable,
+            StoreError::Referenced(message) => ApiError::Conflict {
+                code: "referenced",
+                message,
+            },
+            e @ StoreError::StaleVersion => ApiError::Conflict {
+                code: "stale_version",
+                message: e.to_string(),
+            },
+            StoreError::Unavailable => ApiError::Unavailable,
             other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<DispatchError> for ApiError {
+    fn from(e: DispatchError) -> Self {
+        match e {
+            DispatchError::Invalid(errs) => ApiError::invalid_fields(&errs),
+            DispatchError::BadRequest { code, message } => ApiError::BadRequest {
+                code,
+                message,
+                details: None,
+            },
+            DispatchError::NotFound(m) => ApiError::NotFound(m),
+            DispatchError::Conflict { code, message } => ApiError::Conflict { code, message },
+            DispatchError::Unprocessable {
+                code,
+                message,
+                details,
+            } => ApiError::Unprocessable {
+                code,
+                message,
+                details,
+            },
+            DispatchError::Store(e) => e.into(),
         }
     }
 }

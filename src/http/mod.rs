@@ -1,6 +1,6 @@
 //! The HTTP layer: the app factory (middleware, extractor limits, routes),
 //! one routes file per domain, the error type and auth. Handlers are thin:
-//! parse and check input, call domain logic or the store, shape the answer.
+//! parse and check input, call one use case, shape the answer.
 
 pub mod auth;
 pub mod error;
@@ -31,7 +31,8 @@ pub struct AppState {
     pub db: Db,
     pub index: Arc<SharedIndex>,
     pub settings: Settings,
-    pub dispatch: crate::dispatch::DispatchContext,
+    /// The dispatch use cases (jobs, technicians, optimisation).
+    pub dispatch: crate::dispatch::DispatchService,
     /// Serialises this process's directory writes so the index is patched in
     /// the same order the database committed them.
     pub directory_writes: tokio::sync::Mutex<()>,

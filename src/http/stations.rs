@@ -15,12 +15,14 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::Role;
+use crate::basic::Adcode;
+use crate::basic::{FieldError, Fields};
 use crate::network::export;
 use crate::network::import::{self, Format, RowError};
-use crate::network::model::{FieldError, Problems, Station, StationDraft, StationId};
+use crate::network::model::{Station, StationDraft, StationId};
 use crate::network::query::{parse_crs, NearestParams, StationView};
 use crate::network::BBox;
-use crate::network::{Adcode, Product, Service};
+use crate::network::{Product, Service};
 use crate::places::{Gazetteer, Region};
 use crate::store::{self, stations as store_stations};
 
@@ -140,27 +142,14 @@ async fn list(
     state: web::Data<AppState>,
     p: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errs = Problems::default();
+    let mut errs = Fields::new();
     let bbox = errs.opt("bbox", p.bbox.as_deref(), BBox::parse);
     let adcode = errs.opt("adcode", p.adcode.as_deref(), Adcode::parse);
     let region = errs.opt("region", p.region.as_deref(), str::parse::<Region>);
     let service = errs.opt("service", p.service.as_deref(), str::parse::<Service>);
     let product = errs.opt("product", p.product.as_deref(), str::parse::<Product>);
-    let crs = parse_crs(p.crs.as_deref()).unwrap_or_else(|e| {
-        errs.push(e);
-        Default::default()
-    });
-    let limit = match p.limit.as_deref().map(|v| v.trim().parse::<usize>()) {
-        None => DEFAULT_LIMIT,
-        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(_) => {
-            errs.push(FieldError::new(
-                "limit",
-                format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
-            ));
-            DEFAULT_LIMIT
-        }
-    };
+    let crs = errs.take(parse_crs(p.crs.as_deref())).unwrap_or_default();
+    let limit = errs.int_in("limit", p.limit.as_deref(), 1..=MAX_LIMIT, DEFAULT_LIMIT);
     let accept_geo = req
         .headers()
         .get(header::ACCEPT)
@@ -179,9 +168,7 @@ async fn list(
             "json"
         }
     };
-    if !errs.is_empty() {
-        return Err(ApiError::invalid_fields(&errs.0));
-    }
+    errs.finish()?;
     let index = state.index.load();
     let matches = |s: &Station| {
         p.city.as_deref().is_none_or(|c| s.city == c.trim())

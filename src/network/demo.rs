@@ -13,7 +13,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::network::model::{Adcode, LatLon, Product, Service, Station, StationDraft};
+use crate::basic::{Adcode, LatLon};
+use crate::network::model::{Product, Service, Station, StationDraft};
 use crate::places::{Division, Gazetteer, Level, Region};
 
 /// The seed the committed `data/demo/` files were generated with.
@@ -928,7 +929,7 @@ pub fn write_technicians<W: io::Write>(net: &DemoNetwork, out: W) -> io::Result<
             t.id.to_string(),
             t.station_id.clone(),
             t.name.clone(),
-            super::model::join_list(&t.skills),
+            crate::basic::join_list(&t.skills),
             t.daily_capacity.to_string(),
             t.on_duty.to_string(),
         ])?;

@@ -5,7 +5,8 @@ use geojson::{Feature, FeatureCollection, Geometry, JsonObject};
 use serde_json::json;
 
 use super::import::CSV_COLUMNS;
-use super::model::{join_list, Station, StationDraft};
+use super::model::{Station, StationDraft};
+use crate::basic::join_list;
 use crate::places::Crs;
 
 pub fn to_csv<'a>(stations: impl IntoIterator<Item = &'a Station>) -> Result<Vec<u8>, csv::Error> {

@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::model::{FieldError, LatLon, Product, Service, Station};
+use super::model::{Product, Service, Station};
+use crate::basic::{FieldError, LatLon};
 
 /// A lon/lat rectangle as map clients send it. `min_lon > max_lon` means the
 /// box crosses the antimeridian (e.g. 170,-10,-170,10 spans 20° of longitude).

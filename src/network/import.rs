@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::model::{FieldError, Station, StationDraft};
+use super::model::{Station, StationDraft};
+use crate::basic::FieldError;
 
 /// The CSV columns, in export order; import requires the first ones listed
 /// in [`REQUIRED_COLUMNS`] and accepts the rest as optional.

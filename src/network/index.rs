@@ -14,7 +14,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use rstar::{ParentNode, RStarInsertionStrategy, RTree, RTreeNode, RTreeObject, RTreeParams, AABB};
 
-use super::model::{chord_for_metres, LatLon, Station, StationId};
+use super::model::{Station, StationId};
+use crate::basic::{chord_for_metres, LatLon};
 
 pub use super::filter::{BBox, StationFilter};
 

@@ -11,4 +11,4 @@ pub mod query;
 
 pub use filter::{BBox, StationFilter};
 pub use index::{Hit, SharedIndex, StationIndex};
-pub use model::{Adcode, LatLon, Product, Service, Station, StationDraft, StationId};
+pub use model::{Product, Service, Station, StationDraft, StationId};

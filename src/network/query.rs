@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::model::{FieldError, LatLon, Product, Service, Station};
+use super::model::{Product, Service, Station};
 use super::{StationFilter, StationIndex};
+use crate::basic::{FieldError, Fields, LatLon};
 use crate::places::{Crs, Gazetteer, GeoMatch};
 
 pub const DEFAULT_K: usize = 5;
@@ -109,16 +110,11 @@ impl NearestParams {
         gaz: &Gazetteer,
         now: DateTime<Utc>,
     ) -> Result<NearestQuery, Vec<FieldError>> {
-        let mut errs = Vec::new();
+        let mut errs = Fields::new();
+        // `take!` keeps an optional input's value or records its error.
         macro_rules! take {
             ($e:expr) => {
-                match $e {
-                    Ok(v) => v,
-                    Err(e) => {
-                        errs.push(e);
-                        None
-                    }
-                }
+                errs.take($e).flatten()
             };
         }
         let crs = take!(parse_crs(self.crs.as_deref()).map(Some)).unwrap_or_default();
@@ -230,11 +226,12 @@ impl NearestParams {
                 None
             }
         };
-        if !errs.is_empty() {
-            return Err(errs);
-        }
+        let Some(point) = point else {
+            return Err(errs.into_errors());
+        };
+        errs.finish()?;
         Ok(NearestQuery {
-            point: point.expect("no errors means a point"),
+            point,
             crs,
             out_crs,
             k,
@@ -270,7 +267,7 @@ pub struct StationView<'a> {
     pub province: &'a str,
     pub city: &'a str,
     #[schema(value_type = String, example = "510703")]
-    pub adcode: super::model::Adcode,
+    pub adcode: crate::basic::Adcode,
     pub region: &'a str,
     pub region_name: &'a str,
     pub address: &'a str,

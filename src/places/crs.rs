@@ -34,7 +34,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::network::model::{FieldError, LatLon};
+use crate::basic::{FieldError, LatLon};
 
 /// The coordinate system a caller's point is given in (or wants back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::network::model::{Adcode, LatLon};
+use crate::basic::{Adcode, LatLon};
 use crate::places::crs::Crs;
 use crate::places::geocode::Index;
 

@@ -25,7 +25,7 @@ use pinyin::ToPinyinMulti;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::network::model::Adcode;
+use crate::basic::Adcode;
 use crate::places::gazetteer::{Division, Gazetteer, Level};
 use crate::places::traditional::simplify;
 

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::network::model::{Adcode, FieldError};
+use crate::basic::{Adcode, FieldError};
 
 /// A regional operations centre's territory.
 #[derive(

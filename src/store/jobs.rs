@@ -1,75 +1,265 @@
-//! Repair jobs, their audit log, and the transactions that tie a job to a
-//! technician's capacity: a booking and the job row that holds it are
-//! written together or not at all.
+//! Repair jobs and their audit log. Every job write goes through
+//! [`write`]: the job row, its audit entries and any capacity it takes or
+//! gives back are written in one transaction, or nothing is. Rows become
+//! [`Job`]s here; an unknown status, kind or tier is `Corrupt`.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value};
+use sqlx::QueryBuilder;
 
 use super::technicians::{RELEASE_SQL, RESERVE_SQL};
-use super::{on_db, Db, Result, StoreError};
+use super::{on_db, write_tx, Db, Result, StoreError};
+use crate::basic::{Adcode, FieldError, Fields, LatLon};
+use crate::dispatch::intake::Period;
+use crate::dispatch::job::{Change, EventName, EventRecord, Job};
+use crate::dispatch::model::{
+    Customer, CustomerDraft, ItemCondition, JobCode, JobId, JobKind, TechnicianId,
+};
+use crate::dispatch::state::{JobState, JobStatus};
+use crate::dispatch::warranty::WarrantyInput;
+use crate::network::StationId;
+use crate::places::Region;
 
-/// A job as stored. The dispatch domain owns the meaning of the JSON columns.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct JobRow {
-    pub id: i64,
-    pub code: String,
-    pub kind: String,
-    pub status: String,
-    pub state: String,
-    pub version: i64,
-    pub region: Option<String>,
-    pub division_adcode: Option<String>,
-    pub station_id: Option<String>,
-    pub technician_id: Option<i64>,
-    pub booked_day: Option<String>,
-    pub slot_period: Option<String>,
-    pub distance_m: Option<f64>,
-    pub eta_minutes: Option<i64>,
-    pub customer_name: String,
-    pub customer_phone: String,
-    pub phone_last4: String,
-    pub tier: String,
-    pub address: Option<String>,
-    pub lat: f64,
-    pub lon: f64,
-    pub product: String,
-    pub purchase_date: String,
-    pub request: String,
-    pub damage: String,
-    pub item: String,
-    pub problem: String,
-    pub warranty: String,
-    pub due_at: DateTime<Utc>,
-    pub first_visit_due_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub idempotency_key: Option<String>,
-    pub request_hash: Option<String>,
+struct JobRow {
+    id: i64,
+    code: String,
+    kind: String,
+    status: String,
+    state: String,
+    version: i64,
+    region: Option<String>,
+    division_adcode: Option<String>,
+    station_id: Option<String>,
+    technician_id: Option<i64>,
+    booked_day: Option<String>,
+    slot_period: Option<String>,
+    distance_m: Option<f64>,
+    eta_minutes: Option<i64>,
+    customer_name: String,
+    customer_phone: String,
+    tier: String,
+    address: Option<String>,
+    lat: f64,
+    lon: f64,
+    product: String,
+    purchase_date: String,
+    request: String,
+    damage: String,
+    item: String,
+    problem: String,
+    warranty: String,
+    due_at: DateTime<Utc>,
+    first_visit_due_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    idempotency_key: Option<String>,
+    request_hash: Option<String>,
 }
 
 const COLUMNS: &str = "id, code, kind, status, state, version, region, division_adcode, station_id, \
     technician_id, booked_day, slot_period, distance_m, eta_minutes, customer_name, customer_phone, \
-    phone_last4, tier, address, lat, lon, product, purchase_date, request, damage, item, problem, \
+    tier, address, lat, lon, product, purchase_date, request, damage, item, problem, \
     warranty, due_at, first_visit_due_at, created_at, updated_at, idempotency_key, request_hash";
 
-/// One audit-log entry.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
-pub struct EventRow {
-    #[serde(skip)]
-    pub job_id: i64,
-    pub at: DateTime<Utc>,
-    /// Token id of whoever posted it.
-    pub actor: String,
-    pub event: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
-    pub reason: Option<String>,
-    pub data: Option<String>,
+fn json_field<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, FieldError> {
+    serde_json::from_str(s).map_err(|e| FieldError::new(field, e.to_string()))
+}
+
+fn date(field: &str, s: &str) -> Result<NaiveDate, FieldError> {
+    s.parse()
+        .map_err(|_| FieldError::new(field, format!("not a date: {s:?}")))
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+    fn try_from(r: JobRow) -> Result<Job> {
+        let mut f = Fields::new();
+        let id = JobId(r.id);
+        let code = f.take(JobCode::parse(&r.code));
+        let kind = f.take_as("kind", r.kind.parse::<JobKind>());
+        let state = f.take(json_field::<JobState>("state", &r.state));
+        if let (Some(st), Ok(status)) = (&state, r.status.parse::<JobStatus>()) {
+            f.check(
+                st.status == status,
+                "status",
+                format!("status {} disagrees with the state", r.status),
+            );
+        } else {
+            f.check(false, "status", format!("unknown status {:?}", r.status));
+        }
+        let region = r
+            .region
+            .as_deref()
+            .and_then(|v| f.take_as("region", v.parse::<Region>()));
+        let division_adcode = r
+            .division_adcode
+            .as_deref()
+            .and_then(|v| f.take(Adcode::parse(v)));
+        let station_id = r
+            .station_id
+            .as_deref()
+            .and_then(|v| f.take_as("station_id", StationId::parse(v)));
+        let technician_id = r
+            .technician_id
+            .and_then(|v| f.take_as("technician_id", TechnicianId::new(v)));
+        let booked_day = r
+            .booked_day
+            .as_deref()
+            .and_then(|v| f.take(date("booked_day", v)));
+        let slot_period = r
+            .slot_period
+            .as_deref()
+            .and_then(|v| f.take_as("slot_period", v.parse::<Period>()));
+        let customer = f.take(
+            Customer::try_from(CustomerDraft {
+                name: r.customer_name,
+                phone: r.customer_phone,
+                tier: Some(r.tier),
+            })
+            .map_err(|errs| {
+                FieldError::new(
+                    "customer",
+                    errs.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            }),
+        );
+        let point = f.take(LatLon::new(r.lat, r.lon));
+        let product = f.take_as("product", r.product.parse());
+        let purchase_date = f.take(date("purchase_date", &r.purchase_date));
+        let request = f.take_as("request", r.request.parse());
+        let damage = f.take_as("damage", r.damage.parse());
+        let item = f.take(json_field::<ItemCondition>("item", &r.item));
+        let warranty = f.take(json_field("warranty", &r.warranty));
+        let (
+            Some(code),
+            Some(kind),
+            Some(state),
+            Some(customer),
+            Some(point),
+            Some(product),
+            Some(purchase_date),
+            Some(request),
+            Some(damage),
+            Some(item),
+            Some(warranty),
+        ) = (
+            code,
+            kind,
+            state,
+            customer,
+            point,
+            product,
+            purchase_date,
+            request,
+            damage,
+            item,
+            warranty,
+        )
+        else {
+            return Err(StoreError::corrupt(&format!("job {id}"), &f.into_errors()));
+        };
+        if !f.is_empty() {
+            return Err(StoreError::corrupt(&format!("job {id}"), &f.into_errors()));
+        }
+        Ok(Job {
+            id,
+            code,
+            kind,
+            state,
+            version: r.version,
+            region,
+            division_adcode,
+            station_id,
+            technician_id,
+            booked_day,
+            slot_period,
+            distance_m: r.distance_m,
+            eta_minutes: r.eta_minutes,
+            customer,
+            address: r.address,
+            point,
+            product,
+            warranty_input: WarrantyInput {
+                purchase_date,
+                request,
+                damage,
+                item,
+            },
+            problem: r.problem,
+            warranty,
+            due_at: r.due_at,
+            first_visit_due_at: r.first_visit_due_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            idempotency_key: r.idempotency_key,
+            request_hash: r.request_hash,
+        })
+    }
+}
+
+fn typed(rows: Vec<JobRow>) -> Result<Vec<Job>> {
+    rows.into_iter().map(Job::try_from).collect()
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    job_id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    event: String,
+    from_status: Option<String>,
+    to_status: String,
+    reason: Option<String>,
+    data: Option<String>,
+}
+
+const EVENT_COLUMNS: &str = "id, job_id, at, actor, event, from_status, to_status, reason, data";
+
+impl TryFrom<EventRow> for EventRecord {
+    type Error = StoreError;
+    fn try_from(r: EventRow) -> Result<EventRecord> {
+        let mut f = Fields::new();
+        let event = f.take_as("event", r.event.parse::<EventName>());
+        let from_status = r
+            .from_status
+            .as_deref()
+            .and_then(|s| f.take_as("from_status", s.parse()));
+        let to_status = f.take_as("to_status", r.to_status.parse());
+        let data = match r.data.as_deref() {
+            None => None,
+            Some(s) => f.take(json_field::<Map<String, Value>>("data", s)),
+        };
+        match (event, to_status) {
+            (Some(event), Some(to_status)) if f.is_empty() => Ok(EventRecord {
+                seq: r.id,
+                job_id: JobId(r.job_id),
+                at: r.at,
+                actor: r.actor,
+                event,
+                from_status,
+                to_status,
+                reason: r.reason,
+                data,
+            }),
+            _ => Err(StoreError::corrupt(
+                &format!("event {} of job {}", r.id, r.job_id),
+                &f.into_errors(),
+            )),
+        }
+    }
 }
 
 /// A booking to take with a write: one unit of `technician_id`'s capacity on `day`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Booking {
-    pub technician_id: i64,
+    pub technician_id: TechnicianId,
     pub day: NaiveDate,
 }
 
@@ -81,236 +271,258 @@ pub enum Booked<T> {
     Full,
 }
 
+/// One write to a job: a new job with its first entries, or a change of
+/// one under the version it was read at.
+#[derive(Debug, Clone)]
+pub enum JobWrite<'a> {
+    /// `job.id`, `version` and every entry's `job_id` are ignored; the
+    /// database assigns them.
+    Insert {
+        job: &'a Job,
+        events: &'a [EventRecord],
+        take: Option<Booking>,
+    },
+    /// Writes `job`'s mutable fields (state, status, assignment) if the
+    /// stored version is still `job.version`, and appends `event`.
+    Update {
+        job: &'a Job,
+        event: &'a EventRecord,
+        take: Option<Booking>,
+        give_back: Option<Booking>,
+    },
+}
+
+/// A committed write: the job's id and new version, and one change per
+/// audit entry written, with its sequence number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub job_id: JobId,
+    pub version: i64,
+    pub changes: Vec<Change>,
+}
+
 const INSERT_EVENT_SQL: &str =
     "INSERT INTO job_events (job_id, at, actor, event, from_status, to_status, reason, data) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
 
-/// Inserts a job with its first events, taking `booking` in the same
-/// transaction (the job row is not written when the day is full).
-pub async fn insert(
-    db: &Db,
-    job: &JobRow,
-    booking: Option<Booking>,
-    events: &[EventRow],
-) -> Result<Booked<i64>> {
-    let sql = format!(
-        "INSERT INTO jobs ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, \
-         $32, $33) RETURNING id",
-        COLUMNS.trim_start_matches("id, ")
-    );
-    let _turn = db.write_turn().await;
-    let res = on_db!(db, p => async {
-        let mut tx = p.begin_with(db.begin_write_sql()).await?;
-        if let Some(b) = booking {
-            let n = sqlx::query(RESERVE_SQL)
-                .bind(b.technician_id)
-                .bind(b.day.to_string())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                tx.rollback().await?;
-                return Ok(Booked::Full);
-            }
-        }
-        let id: i64 = sqlx::query_scalar(&sql)
-            .bind(&job.code).bind(&job.kind).bind(&job.status).bind(&job.state).bind(job.version)
-            .bind(&job.region).bind(&job.division_adcode).bind(&job.station_id).bind(job.technician_id)
-            .bind(&job.booked_day).bind(&job.slot_period).bind(job.distance_m).bind(job.eta_minutes)
-            .bind(&job.customer_name).bind(&job.customer_phone).bind(&job.phone_last4).bind(&job.tier)
-            .bind(&job.address).bind(job.lat).bind(job.lon).bind(&job.product).bind(&job.purchase_date)
-            .bind(&job.request).bind(&job.damage).bind(&job.item).bind(&job.problem).bind(&job.warranty)
-            .bind(job.due_at).bind(job.first_visit_due_at).bind(job.created_at).bind(job.updated_at)
-            .bind(&job.idempotency_key).bind(&job.request_hash)
-            .fetch_one(&mut *tx)
-            .await?;
-        for e in events {
-            sqlx::query(INSERT_EVENT_SQL)
-                .bind(id).bind(e.at).bind(&e.actor).bind(&e.event).bind(&e.from_status)
-                .bind(&e.to_status).bind(&e.reason).bind(&e.data)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(Booked::Done(id))
-    }.await);
-    match res {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
-            "a job with this code or idempotency key exists".into(),
-        )),
-        other => Ok(other?),
-    }
-}
-
-/// A state change of one job, applied only if nobody changed the job since
-/// `expected_version` was read (optimistic concurrency).
-#[derive(Debug, Clone)]
-pub struct JobUpdate {
-    pub id: i64,
-    pub expected_version: i64,
-    pub status: String,
-    pub state: String,
-    /// New assignment, when the change assigns or transfers.
-    pub assignment: Option<AssignmentUpdate>,
-    pub event: EventRow,
-    /// Capacity to take (a new technician's day) and to give back.
-    pub take: Option<Booking>,
-    pub give_back: Option<Booking>,
-}
-
-#[derive(Debug, Clone)]
-pub struct AssignmentUpdate {
-    pub station_id: String,
-    pub technician_id: i64,
-    pub booked_day: String,
-    pub distance_m: f64,
-    pub eta_minutes: i64,
-}
-
-/// Applies `u` in one transaction. `Conflict` when the job changed
-/// meanwhile; `Booked::Full` when the new technician's day is full.
-pub async fn update(db: &Db, u: &JobUpdate) -> Result<Booked<()>> {
-    let now = Utc::now();
-    let _turn = db.write_turn().await;
-    let res = on_db!(db, p => async {
-        let mut tx = p.begin_with(db.begin_write_sql()).await?;
-        if let Some(b) = u.take {
-            let n = sqlx::query(RESERVE_SQL)
-                .bind(b.technician_id).bind(b.day.to_string())
-                .execute(&mut *tx).await?.rows_affected();
-            if n == 0 {
-                tx.rollback().await?;
-                return Ok(Ok(Booked::Full));
-            }
-        }
-        if let Some(b) = u.give_back {
-            sqlx::query(RELEASE_SQL)
-                .bind(b.technician_id).bind(b.day.to_string())
-                .execute(&mut *tx).await?;
-        }
-        let n = match &u.assignment {
-            Some(a) => sqlx::query(
-                "UPDATE jobs SET status = $1, state = $2, version = version + 1, updated_at = $3, \
-                 station_id = $4, technician_id = $5, booked_day = $6, distance_m = $7, eta_minutes = $8 \
-                 WHERE id = $9 AND version = $10")
-                .bind(&u.status).bind(&u.state).bind(now)
-                .bind(&a.station_id).bind(a.technician_id).bind(&a.booked_day).bind(a.distance_m).bind(a.eta_minutes)
-                .bind(u.id).bind(u.expected_version)
-                .execute(&mut *tx).await?.rows_affected(),
-            None => sqlx::query(
-                "UPDATE jobs SET status = $1, state = $2, version = version + 1, updated_at = $3 \
-                 WHERE id = $4 AND version = $5")
-                .bind(&u.status).bind(&u.state).bind(now).bind(u.id).bind(u.expected_version)
-                .execute(&mut *tx).await?.rows_affected(),
-        };
-        if n == 0 {
-            tx.rollback().await?;
-            return Ok(Err(()));
-        }
-        let e = &u.event;
-        sqlx::query(INSERT_EVENT_SQL)
-            .bind(u.id).bind(e.at).bind(&e.actor).bind(&e.event).bind(&e.from_status)
-            .bind(&e.to_status).bind(&e.reason).bind(&e.data)
-            .execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(Ok(Booked::Done(())))
-    }.await)?;
-    res.map_err(|()| {
-        StoreError::Conflict("the job changed meanwhile; read it again and retry".into())
-    })
-}
-
-pub async fn get(db: &Db, id: i64) -> Result<JobRow> {
-    on_db!(db, p => sqlx::query_as::<_, JobRow>(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
-        .bind(id).fetch_optional(p).await)?
-    .ok_or(StoreError::NotFound)
-}
-
-pub async fn by_code(db: &Db, code: &str) -> Result<Option<JobRow>> {
-    Ok(
-        on_db!(db, p => sqlx::query_as::<_, JobRow>(&format!("SELECT {COLUMNS} FROM jobs WHERE code = $1"))
-        .bind(code).fetch_optional(p).await)?,
+fn insert_job_sql() -> String {
+    let cols = COLUMNS.trim_start_matches("id, ");
+    let n = cols.split(',').count();
+    let params: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO jobs ({cols}, phone_last4) VALUES ({}, ${}) RETURNING id",
+        params.join(", "),
+        n + 1
     )
 }
 
-pub async fn by_idempotency_key(db: &Db, key: &str) -> Result<Option<JobRow>> {
-    Ok(on_db!(db, p => sqlx::query_as::<_, JobRow>(&format!(
-        "SELECT {COLUMNS} FROM jobs WHERE idempotency_key = $1"))
-        .bind(key).fetch_optional(p).await)?)
+/// Why a write was not made: the day was full or the job had moved on.
+enum Refused {
+    Full,
+    Stale,
 }
 
-pub async fn events(db: &Db, job_id: i64) -> Result<Vec<EventRow>> {
-    Ok(on_db!(db, p => sqlx::query_as::<_, EventRow>(
-        "SELECT job_id, at, actor, event, from_status, to_status, reason, data FROM job_events \
-         WHERE job_id = $1 ORDER BY id")
-        .bind(job_id).fetch_all(p).await)?)
+/// The single write path for jobs (see [`JobWrite`]). `StaleVersion` when
+/// an update's job changed meanwhile, `Duplicate` when an insert's code or
+/// idempotency key is taken, `Booked::Full` when a booking's day is full.
+pub async fn write(db: &Db, w: &JobWrite<'_>) -> Result<Booked<Written>> {
+    let now = Utc::now();
+    let insert_sql = insert_job_sql();
+    let (job, take, give_back) = match w {
+        JobWrite::Insert { job, take, .. } => (*job, *take, None),
+        JobWrite::Update {
+            job,
+            take,
+            give_back,
+            ..
+        } => (*job, *take, *give_back),
+    };
+    let status = job.status().to_string();
+    let state =
+        serde_json::to_string(&job.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let res = write_tx!(db, tx => {
+        if let Some(b) = take {
+            let n = sqlx::query(RESERVE_SQL)
+                .bind(b.technician_id.value()).bind(b.day.to_string())
+                .execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Ok(Err(Refused::Full));
+            }
+        }
+        if let Some(b) = give_back {
+            sqlx::query(RELEASE_SQL)
+                .bind(b.technician_id.value()).bind(b.day.to_string())
+                .execute(&mut *tx).await?;
+        }
+        let (id, version, events): (i64, i64, &[EventRecord]) = match w {
+            JobWrite::Insert { events, .. } => {
+                let j = job;
+                let id: i64 = sqlx::query_scalar(&insert_sql)
+                    .bind(j.code.as_str()).bind(j.kind.as_str()).bind(&status).bind(&state).bind(1_i64)
+                    .bind(j.region.map(|r| r.code())).bind(j.division_adcode.map(|a| a.to_string()))
+                    .bind(j.station_id.as_ref().map(StationId::as_str)).bind(j.technician_id.map(TechnicianId::value))
+                    .bind(j.booked_day.map(|d| d.to_string())).bind(j.slot_period.map(|p| p.as_str()))
+                    .bind(j.distance_m).bind(j.eta_minutes)
+                    .bind(&j.customer.name).bind(j.customer.phone.as_str()).bind(j.customer.tier.as_str())
+                    .bind(&j.address).bind(j.point.lat).bind(j.point.lon).bind(j.product.as_str())
+                    .bind(j.warranty_input.purchase_date.to_string()).bind(j.warranty_input.request.as_str())
+                    .bind(j.warranty_input.damage.as_str())
+                    .bind(serde_json::json!(j.warranty_input.item).to_string())
+                    .bind(&j.problem).bind(serde_json::json!(j.warranty).to_string())
+                    .bind(j.due_at).bind(j.first_visit_due_at).bind(j.created_at).bind(j.updated_at)
+                    .bind(&j.idempotency_key).bind(&j.request_hash)
+                    .bind(j.customer.phone_last4())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                (id, 1, *events)
+            }
+            JobWrite::Update { event, .. } => {
+                let j = job;
+                let n = sqlx::query(
+                    "UPDATE jobs SET status = $1, state = $2, version = version + 1, updated_at = $3, \
+                     station_id = $4, technician_id = $5, booked_day = $6, distance_m = $7, eta_minutes = $8 \
+                     WHERE id = $9 AND version = $10")
+                    .bind(&status).bind(&state).bind(now)
+                    .bind(j.station_id.as_ref().map(StationId::as_str)).bind(j.technician_id.map(TechnicianId::value))
+                    .bind(j.booked_day.map(|d| d.to_string())).bind(j.distance_m).bind(j.eta_minutes)
+                    .bind(j.id.0).bind(j.version)
+                    .execute(&mut *tx).await?.rows_affected();
+                if n == 0 {
+                    return Ok(Err(Refused::Stale));
+                }
+                (j.id.0, j.version + 1, std::slice::from_ref(*event))
+            }
+        };
+        let mut changes = Vec::with_capacity(events.len());
+        for e in events {
+            let seq: i64 = sqlx::query_scalar(INSERT_EVENT_SQL)
+                .bind(id).bind(e.at).bind(&e.actor).bind(e.event.as_str())
+                .bind(e.from_status.map(JobStatus::as_str)).bind(e.to_status.as_str())
+                .bind(&e.reason).bind(e.data.as_ref().map(|d| Value::Object(d.clone()).to_string()))
+                .fetch_one(&mut *tx)
+                .await?;
+            changes.push(Change {
+                seq,
+                job_id: JobId(id),
+                code: job.code.clone(),
+                event: e.event,
+                status: e.to_status,
+                at: e.at,
+            });
+        }
+        Ok(Ok(Written { job_id: JobId(id), version, changes }))
+    })
+    .map_err(|e| {
+        StoreError::refused(
+            e,
+            "a job with this code or idempotency key exists",
+            "the job names a station or technician that does not exist",
+        )
+    })?;
+    match res {
+        Ok(w) => Ok(Booked::Done(w)),
+        Err(Refused::Full) => Ok(Booked::Full),
+        Err(Refused::Stale) => Err(StoreError::StaleVersion),
+    }
+}
+
+pub async fn get(db: &Db, id: JobId) -> Result<Job> {
+    on_db!(db, p => sqlx::query_as::<_, JobRow>(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
+        .bind(id.0).fetch_optional(p).await)?
+    .ok_or(StoreError::NotFound)?
+    .try_into()
+}
+
+pub async fn by_code(db: &Db, code: &JobCode) -> Result<Option<Job>> {
+    on_db!(db, p => sqlx::query_as::<_, JobRow>(&format!("SELECT {COLUMNS} FROM jobs WHERE code = $1"))
+        .bind(code.as_str()).fetch_optional(p).await)?
+    .map(Job::try_from)
+    .transpose()
+}
+
+pub async fn by_idempotency_key(db: &Db, key: &str) -> Result<Option<Job>> {
+    on_db!(db, p => sqlx::query_as::<_, JobRow>(&format!(
+        "SELECT {COLUMNS} FROM jobs WHERE idempotency_key = $1"))
+        .bind(key).fetch_optional(p).await)?
+    .map(Job::try_from)
+    .transpose()
+}
+
+/// A job's audit log, oldest first.
+pub async fn events(db: &Db, job_id: JobId) -> Result<Vec<EventRecord>> {
+    let rows = on_db!(db, p => sqlx::query_as::<_, EventRow>(&format!(
+        "SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = $1 ORDER BY id"))
+        .bind(job_id.0).fetch_all(p).await)?;
+    rows.into_iter().map(EventRecord::try_from).collect()
+}
+
+/// The audit logs of several jobs in one query, each oldest first.
+pub async fn events_of(db: &Db, job_ids: &[JobId]) -> Result<HashMap<JobId, Vec<EventRecord>>> {
+    let mut out: HashMap<JobId, Vec<EventRecord>> = HashMap::new();
+    for chunk in job_ids.chunks(1000) {
+        let rows = on_db!(db, p => {
+            let mut q = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id IN ("));
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.0);
+            }
+            sep.push_unseparated(") ORDER BY id");
+            q.build_query_as::<EventRow>().fetch_all(p).await
+        })?;
+        for r in rows {
+            let e = EventRecord::try_from(r)?;
+            out.entry(e.job_id).or_default().push(e);
+        }
+    }
+    Ok(out)
 }
 
 /// Filters for listing jobs; all optional.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
-    pub statuses: Vec<String>,
-    pub region: Option<String>,
-    pub station_id: Option<String>,
-    pub technician_id: Option<i64>,
-    pub kind: Option<String>,
+    pub statuses: Vec<JobStatus>,
+    pub region: Option<Region>,
+    pub station_id: Option<StationId>,
+    pub technician_id: Option<TechnicianId>,
+    pub kind: Option<JobKind>,
     pub unassigned: bool,
     /// Only ids greater than this (cursor paging).
-    pub after_id: Option<i64>,
+    pub after_id: Option<JobId>,
     pub limit: i64,
 }
 
-pub async fn list(db: &Db, f: &JobFilter) -> Result<Vec<JobRow>> {
-    let mut sql = format!("SELECT {COLUMNS} FROM jobs WHERE 1 = 1");
-    let mut n = 0;
-    let mut next = || {
-        n += 1;
-        format!("${n}")
-    };
-    if !f.statuses.is_empty() {
-        let ps: Vec<String> = f.statuses.iter().map(|_| next()).collect();
-        sql += &format!(" AND status IN ({})", ps.join(", "));
-    }
-    if f.region.is_some() {
-        sql += &format!(" AND region = {}", next());
-    }
-    if f.station_id.is_some() {
-        sql += &format!(" AND station_id = {}", next());
-    }
-    if f.technician_id.is_some() {
-        sql += &format!(" AND technician_id = {}", next());
-    }
-    if f.kind.is_some() {
-        sql += &format!(" AND kind = {}", next());
-    }
-    if f.unassigned {
-        sql += " AND technician_id IS NULL";
-    }
-    if f.after_id.is_some() {
-        sql += &format!(" AND id > {}", next());
-    }
-    sql += &format!(" ORDER BY id LIMIT {}", next());
-    on_db!(db, p => {
-        let mut query = sqlx::query_as::<_, JobRow>(&sql);
-        for s in &f.statuses {
-            query = query.bind(s);
+/// Jobs matching `f` in id order, at most `f.limit`.
+pub async fn list(db: &Db, f: &JobFilter) -> Result<Vec<Job>> {
+    let rows = on_db!(db, p => {
+        let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM jobs WHERE 1 = 1"));
+        if !f.statuses.is_empty() {
+            q.push(" AND status IN (");
+            let mut sep = q.separated(", ");
+            for s in &f.statuses {
+                sep.push_bind(s.as_str());
+            }
+            sep.push_unseparated(")");
         }
-        if let Some(v) = &f.region {
-            query = query.bind(v);
+        if let Some(v) = f.region {
+            q.push(" AND region = ").push_bind(v.code());
         }
         if let Some(v) = &f.station_id {
-            query = query.bind(v);
+            q.push(" AND station_id = ").push_bind(v.as_str());
         }
         if let Some(v) = f.technician_id {
-            query = query.bind(v);
+            q.push(" AND technician_id = ").push_bind(v.value());
         }
-        if let Some(v) = &f.kind {
-            query = query.bind(v);
+        if let Some(v) = f.kind {
+            q.push(" AND kind = ").push_bind(v.as_str());
+        }
+        if f.unassigned {
+            q.push(" AND technician_id IS NULL");
         }
         if let Some(v) = f.after_id {
-            query = query.bind(v);
+            q.push(" AND id > ").push_bind(v.0);
         }
-        Ok(query.bind(f.limit).fetch_all(p).await?)
-    })
+        q.push(" ORDER BY id LIMIT ").push_bind(f.limit);
+        q.build_query_as::<JobRow>().fetch_all(p).await
+    })?;
+    typed(rows)
 }

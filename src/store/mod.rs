@@ -3,7 +3,9 @@
 //! out) — because sqlx's compile-checked macros cannot serve two databases
 //! from one crate and its `Any` driver loses booleans and timestamps. Every
 //! query is written once with `$N` placeholders, which both backends accept,
-//! and run on either pool through [`on_db!`].
+//! and run on either pool through [`on_db!`]; every write runs through
+//! [`write_tx!`] (this process's write turn, `BEGIN IMMEDIATE` on SQLite,
+//! commit or roll back), and rows become domain types here, never above.
 
 pub mod jobs;
 pub mod stations;
@@ -19,24 +21,119 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-/// Errors of the storage layer.
+/// Errors of the storage layer; each says what happened, so callers can
+/// answer precisely without reading database messages.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// A unique key is taken (an id, a code, an idempotency key).
+    #[error("{0}")]
+    Duplicate(String),
+    /// The row changed since it was read (optimistic concurrency).
+    #[error("the row changed meanwhile; read it again and retry")]
+    StaleVersion,
+    /// A foreign key refused the write: a reference to a missing row, or a
+    /// delete of a row others still point at.
+    #[error("{0}")]
+    Referenced(String),
+    /// The database could not be reached in time.
+    #[error("the database is unavailable")]
+    Unavailable,
     #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://...")]
     UnsupportedUrl(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable
+            }
+            other => StoreError::Db(other),
+        }
+    }
+}
+
+impl StoreError {
+    /// A stored row that no longer validates: `what` names it.
+    pub(crate) fn corrupt(what: &str, errs: &[crate::basic::FieldError]) -> StoreError {
+        let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        StoreError::Corrupt(format!("{what}: {}", msgs.join("; ")))
+    }
+
+    /// Names a refused write: a unique violation becomes `Duplicate` and a
+    /// foreign-key violation `Referenced`, each with `what` as its message.
+    pub(crate) fn refused(e: sqlx::Error, duplicate: &str, referenced: &str) -> StoreError {
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Duplicate(duplicate.to_owned())
+            }
+            _ if is_foreign_key_violation(&e) => StoreError::Referenced(referenced.to_owned()),
+            _ => e.into(),
+        }
+    }
+}
+
+/// Runs `$body` in one write transaction on whichever backend `$db` holds:
+/// waits for this process's write turn (SQLite), begins (`BEGIN IMMEDIATE`
+/// on SQLite), and commits when the body yields `Ok(Ok(v))`; `Ok(Err(v))`
+/// (a refused conditional write) and any error roll back. `$tx` is the
+/// transaction inside the body. Evaluates to
+/// `Result<Result<T, R>, sqlx::Error>`.
+#[macro_export]
+macro_rules! write_tx {
+    ($db:expr, $tx:ident => $body:expr) => {{
+        let db: &$crate::store::Db = $db;
+        let _turn = db.write_turn().await;
+        $crate::store::on_db!(db, pool => async {
+            let mut $tx = pool.begin_with(db.begin_write_sql()).await?;
+            let end: ::std::result::Result<::std::result::Result<_, _>, ::sqlx::Error> =
+                async { $body }.await;
+            match end {
+                Ok(Ok(v)) => {
+                    $tx.commit().await?;
+                    Ok(Ok(v))
+                }
+                Ok(Err(v)) => {
+                    $tx.rollback().await?;
+                    Ok(Err(v))
+                }
+                Err(e) => {
+                    // The error is what matters; a failed rollback ends with
+                    // the connection anyway.
+                    let _ = $tx.rollback().await;
+                    Err(e)
+                }
+            }
+        }.await)
+    }};
+}
+pub use write_tx;
+
+/// Inside a [`write_tx!`] body: bumps the directory version, and on
+/// PostgreSQL queues a NOTIFY that other processes receive on commit.
+macro_rules! directory_changed {
+    ($db:expr, $tx:ident) => {{
+        ::sqlx::query($crate::store::BUMP_VERSION_SQL)
+            .execute(&mut *$tx)
+            .await?;
+        if matches!($db, $crate::store::Db::Postgres(_)) {
+            ::sqlx::query($crate::store::NOTIFY_SQL)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(crate) use directory_changed;
 
 /// A connection pool on one of the supported backends.
 #[derive(Clone, Debug)]
@@ -164,14 +261,60 @@ impl Db {
 
 /// SQL run inside a write transaction to bump the directory version; on
 /// PostgreSQL the same transaction notifies other processes on commit.
-pub(crate) const BUMP_VERSION_SQL: &str = "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'directory_version'";
+#[doc(hidden)]
+pub const BUMP_VERSION_SQL: &str = "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'directory_version'";
 
 /// The PostgreSQL channel that carries directory-change notifications.
 pub const DIRECTORY_CHANNEL: &str = "repairnet_directory";
 
 /// Queued in a PostgreSQL write transaction; delivered to listeners on commit.
 /// SQLite readers in other processes notice the bumped version instead.
-pub(crate) const NOTIFY_SQL: &str = "NOTIFY repairnet_directory";
+#[doc(hidden)]
+pub const NOTIFY_SQL: &str = "NOTIFY repairnet_directory";
+
+/// Wakes a waiter when another process changes the directory: PostgreSQL
+/// `LISTEN` on its own connection. SQLite has no such signal; readers poll.
+pub struct DirectoryListener(Option<sqlx::postgres::PgListener>);
+
+impl DirectoryListener {
+    /// Listens on PostgreSQL; on SQLite, or when listening fails (logged),
+    /// [`DirectoryListener::changed`] never fires and callers rely on polling.
+    pub async fn connect(db: &Db) -> Self {
+        let Db::Postgres(pool) = db else {
+            return Self(None);
+        };
+        let listener = match sqlx::postgres::PgListener::connect_with(pool).await {
+            Ok(mut l) => match l.listen(DIRECTORY_CHANNEL).await {
+                Ok(()) => Some(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN failed; polling only");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "no listener connection; polling only");
+                None
+            }
+        };
+        Self(listener)
+    }
+
+    /// Resolves when a notification arrives (or the connection drops and
+    /// will be re-established on the next call); pending forever without a
+    /// listener.
+    pub async fn changed(&mut self) {
+        match self.0.as_mut() {
+            Some(l) => {
+                // An error means the connection dropped; sqlx reconnects on
+                // the next receive, and the caller's poll covers the gap.
+                if l.try_recv().await.is_err() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
 
 /// Whether a database error is a foreign-key violation. SQLite reports an
 /// `ON DELETE RESTRICT` violation with a trigger code, so the message is

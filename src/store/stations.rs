@@ -3,8 +3,8 @@
 use chrono::Utc;
 use sqlx::QueryBuilder;
 
-use super::{on_db, Db, Result, StoreError, BUMP_VERSION_SQL, NOTIFY_SQL};
-use crate::network::model::join_list;
+use super::{directory_changed, on_db, write_tx, Db, Result, StoreError};
+use crate::basic::{join_list, split_list};
 use crate::network::{Station, StationDraft, StationId};
 
 const COLUMNS: &str = "id, name, province, city, adcode, region, address, phone, lat, lon, \
@@ -33,13 +33,6 @@ struct StationRow {
     onsite_radius_km: Option<f64>,
 }
 
-fn split(s: &str) -> Vec<String> {
-    s.split(';')
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 impl TryFrom<StationRow> for Station {
     type Error = StoreError;
     fn try_from(r: StationRow) -> Result<Station> {
@@ -55,16 +48,13 @@ impl TryFrom<StationRow> for Station {
             phone: r.phone,
             lat: r.lat,
             lon: r.lon,
-            services: split(&r.services),
-            products: split(&r.products),
+            services: split_list(&r.services),
+            products: split_list(&r.products),
             opening_hours: r.opening_hours,
             timezone: r.timezone,
             onsite_radius_km: r.onsite_radius_km,
         })
-        .map_err(|errs| {
-            let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
-            StoreError::Corrupt(format!("station {id}: {}", msgs.join("; ")))
-        })
+        .map_err(|errs| StoreError::corrupt(&format!("station {id}"), &errs))
     }
 }
 
@@ -119,13 +109,13 @@ pub struct UpsertCounts {
     pub updated: usize,
 }
 
-/// Inserts a new station; `Conflict` if the id exists.
+/// Inserts a new station; `Duplicate` if the id exists.
 pub async fn insert(db: &Db, s: &Station) -> Result<()> {
     let n = write_rows(db, std::slice::from_ref(s), Mode::InsertOnly, |_| {}).await?;
     if n.inserted == 1 {
         Ok(())
     } else {
-        Err(StoreError::Conflict(format!(
+        Err(StoreError::Duplicate(format!(
             "station {} already exists",
             s.id
         )))
@@ -157,35 +147,26 @@ pub async fn upsert_many_with_progress(
 }
 
 pub async fn delete(db: &Db, id: &StationId) -> Result<()> {
-    let _turn = db.write_turn().await;
-    let deleted = match on_db!(db, p => async {
-        let mut tx = p.begin_with(db.begin_write_sql()).await?;
+    let deleted = write_tx!(db, tx => {
         let n = sqlx::query("DELETE FROM stations WHERE id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        if n > 0 {
-            sqlx::query(BUMP_VERSION_SQL).execute(&mut *tx).await?;
-            if matches!(db, Db::Postgres(_)) {
-                sqlx::query(NOTIFY_SQL).execute(&mut *tx).await?;
-            }
+        if n == 0 {
+            return Ok(Err(StoreError::NotFound));
         }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(n)
-    }.await)
-    {
-        Err(e) if super::is_foreign_key_violation(&e) => {
-            return Err(StoreError::Conflict(format!(
-                "station {id} still has technicians or jobs; move them first"
-            )))
-        }
-        other => other?,
-    };
-    if deleted == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+        directory_changed!(db, tx);
+        Ok(Ok(()))
+    })
+    .map_err(|e| {
+        StoreError::refused(
+            e,
+            "",
+            &format!("station {id} still has technicians or jobs; move them first"),
+        )
+    })?;
+    deleted
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -202,9 +183,7 @@ async fn write_rows(
     progress: impl Fn(usize),
 ) -> Result<UpsertCounts> {
     let now = Utc::now();
-    let _turn = db.write_turn().await;
-    on_db!(db, p => {
-        let mut tx = p.begin_with(db.begin_write_sql()).await?;
+    let counts = write_tx!(db, tx => {
         // Which ids exist decides inserted vs updated; read inside the
         // transaction so the counts match what is written.
         let mut existing = std::collections::HashSet::new();
@@ -251,12 +230,9 @@ async fn write_rows(
             progress(chunk.len());
         }
         if !rows.is_empty() {
-            sqlx::query(BUMP_VERSION_SQL).execute(&mut *tx).await?;
-            if matches!(db, Db::Postgres(_)) {
-                sqlx::query(NOTIFY_SQL).execute(&mut *tx).await?;
-            }
+            directory_changed!(db, tx);
         }
-        tx.commit().await?;
-        Ok(counts)
-    })
+        Ok(Ok::<_, StoreError>(counts))
+    })?;
+    counts
 }

@@ -1,56 +1,87 @@
-//! Technician rows and per-day capacity bookings.
+//! Technicians and their per-day capacity bookings. Rows become
+//! [`Technician`]s here; a row that does not validate is `Corrupt`, never
+//! patched up with a default.
+
+use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
 use sqlx::QueryBuilder;
 
-use super::{on_db, Db, Result, StoreError};
+use super::{on_db, write_tx, Db, Result, StoreError};
+use crate::basic::{join_list, split_list};
+use crate::dispatch::model::{Technician, TechnicianDraft, TechnicianId};
+use crate::network::StationId;
 
-/// A technician as stored; the dispatch domain validates and types it.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct TechnicianRow {
-    pub id: i64,
-    pub station_id: String,
-    pub name: String,
+struct TechnicianRow {
+    id: i64,
+    station_id: String,
+    name: String,
     /// `notebook;desktop`
-    pub skills: String,
-    pub daily_capacity: i32,
-    pub on_duty: bool,
+    skills: String,
+    daily_capacity: i32,
+    on_duty: bool,
+}
+
+impl TryFrom<TechnicianRow> for Technician {
+    type Error = StoreError;
+    fn try_from(r: TechnicianRow) -> Result<Technician> {
+        let id = r.id;
+        Technician::try_from(TechnicianDraft {
+            id: Some(r.id),
+            station_id: r.station_id,
+            name: r.name,
+            skills: split_list(&r.skills),
+            daily_capacity: i64::from(r.daily_capacity),
+            on_duty: r.on_duty,
+        })
+        .map_err(|errs| StoreError::corrupt(&format!("technician {id}"), &errs))
+    }
+}
+
+fn typed(rows: Vec<TechnicianRow>) -> Result<Vec<Technician>> {
+    rows.into_iter().map(Technician::try_from).collect()
+}
+
+/// The capacity column: validated technicians hold 1..=20.
+fn capacity(t: &Technician) -> i32 {
+    i32::try_from(t.daily_capacity).unwrap_or(i32::MAX)
 }
 
 const COLUMNS: &str = "id, station_id, name, skills, daily_capacity, on_duty";
 
-pub async fn list(db: &Db, station_id: Option<&str>) -> Result<Vec<TechnicianRow>> {
+/// Technicians of one station, or all, in id order.
+pub async fn list(db: &Db, station_id: Option<&StationId>) -> Result<Vec<Technician>> {
     let rows = on_db!(db, p => match station_id {
         Some(s) => sqlx::query_as::<_, TechnicianRow>(&format!(
             "SELECT {COLUMNS} FROM technicians WHERE station_id = $1 ORDER BY id"))
-            .bind(s).fetch_all(p).await,
+            .bind(s.as_str()).fetch_all(p).await,
         None => sqlx::query_as::<_, TechnicianRow>(&format!(
             "SELECT {COLUMNS} FROM technicians ORDER BY id")).fetch_all(p).await,
     })?;
-    Ok(rows)
+    typed(rows)
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<TechnicianRow> {
+pub async fn get(db: &Db, id: TechnicianId) -> Result<Technician> {
     on_db!(db, p => sqlx::query_as::<_, TechnicianRow>(&format!(
-        "SELECT {COLUMNS} FROM technicians WHERE id = $1")).bind(id).fetch_optional(p).await)?
-    .ok_or(StoreError::NotFound)
+        "SELECT {COLUMNS} FROM technicians WHERE id = $1")).bind(id.value()).fetch_optional(p).await)?
+    .ok_or(StoreError::NotFound)?
+    .try_into()
 }
 
 /// Inserts or replaces technicians in one transaction; a technician whose
-/// station does not exist fails the whole batch with `Conflict`.
-pub async fn upsert_many(db: &Db, rows: &[TechnicianRow]) -> Result<()> {
+/// station does not exist fails the whole batch with `Referenced`.
+pub async fn upsert_many(db: &Db, techs: &[Technician]) -> Result<()> {
     let now = Utc::now();
-    let _turn = db.write_turn().await;
-    let res = on_db!(db, p => async {
-        let mut tx = p.begin_with(db.begin_write_sql()).await?;
-        for chunk in rows.chunks(1000) {
+    write_tx!(db, tx => {
+        for chunk in techs.chunks(1000) {
             let mut q = QueryBuilder::new(format!("INSERT INTO technicians ({COLUMNS}, updated_at) "));
             q.push_values(chunk, |mut b, t| {
-                b.push_bind(t.id)
-                    .push_bind(&t.station_id)
-                    .push_bind(&t.name)
-                    .push_bind(&t.skills)
-                    .push_bind(t.daily_capacity)
+                b.push_bind(t.id.value())
+                    .push_bind(t.station_id.to_string())
+                    .push_bind(t.name.clone())
+                    .push_bind(join_list(&t.skills))
+                    .push_bind(capacity(t))
                     .push_bind(t.on_duty)
                     .push_bind(now);
             });
@@ -68,14 +99,9 @@ pub async fn upsert_many(db: &Db, rows: &[TechnicianRow]) -> Result<()> {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await
-    }.await);
-    match res {
-        Err(e) if super::is_foreign_key_violation(&e) => Err(StoreError::Conflict(
-            "a technician's station_id names no station".into(),
-        )),
-        other => Ok(other?),
-    }
+        Ok(Ok::<_, StoreError>(()))
+    })
+    .map_err(|e| StoreError::refused(e, "", "a technician's station_id names no station"))?
 }
 
 /// Takes one unit of technician `$1`'s capacity on day `$2` if any is left:
@@ -93,77 +119,84 @@ pub(crate) const RELEASE_SQL: &str = "UPDATE capacity_bookings SET booked = book
 /// Reserves one unit of a technician's capacity on `day`, if any is left:
 /// a single conditional upsert, atomic on both backends. Returns whether
 /// the reservation was made.
-pub async fn reserve(db: &Db, technician_id: i64, day: NaiveDate) -> Result<bool> {
-    let _turn = db.write_turn().await;
+pub async fn reserve(db: &Db, technician_id: TechnicianId, day: NaiveDate) -> Result<bool> {
     let day = day.to_string();
-    let n = on_db!(db, p => sqlx::query(RESERVE_SQL).bind(technician_id).bind(&day).execute(p).await.map(|r| r.rows_affected()))?;
+    let n = write_tx!(db, tx => {
+        let n = sqlx::query(RESERVE_SQL).bind(technician_id.value()).bind(&day)
+            .execute(&mut *tx).await?.rows_affected();
+        Ok(Ok::<_, StoreError>(n))
+    })??;
     Ok(n == 1)
 }
 
 /// Gives back one unit (a cancelled or transferred job).
-pub async fn release(db: &Db, technician_id: i64, day: NaiveDate) -> Result<()> {
-    let _turn = db.write_turn().await;
+pub async fn release(db: &Db, technician_id: TechnicianId, day: NaiveDate) -> Result<()> {
     let day = day.to_string();
-    on_db!(db, p => sqlx::query(RELEASE_SQL)
-        .bind(technician_id).bind(&day).execute(p).await.map(|_| ()))?;
-    Ok(())
+    write_tx!(db, tx => {
+        sqlx::query(RELEASE_SQL).bind(technician_id.value()).bind(&day)
+            .execute(&mut *tx).await?;
+        Ok(Ok::<_, StoreError>(()))
+    })?
 }
 
-/// Booked counts of every technician on `day`.
-pub async fn booked_on(db: &Db, day: NaiveDate) -> Result<Vec<(i64, i32)>> {
+/// Booked counts of every technician with a booking on `day`.
+pub async fn booked_on(db: &Db, day: NaiveDate) -> Result<HashMap<TechnicianId, u32>> {
     let day = day.to_string();
-    Ok(on_db!(db, p => sqlx::query_as::<_, (i64, i32)>(
+    let rows = on_db!(db, p => sqlx::query_as::<_, (i64, i32)>(
         "SELECT technician_id, booked FROM capacity_bookings WHERE day = $1")
-        .bind(&day).fetch_all(p).await)?)
+        .bind(&day).fetch_all(p).await)?;
+    rows.into_iter()
+        .map(|(t, n)| {
+            let id =
+                TechnicianId::new(t).map_err(|e| StoreError::corrupt("capacity booking", &[e]))?;
+            Ok((id, u32::try_from(n).unwrap_or(0)))
+        })
+        .collect()
 }
 
 /// Technicians of any of `station_ids`.
-pub async fn for_stations(db: &Db, station_ids: &[&str]) -> Result<Vec<TechnicianRow>> {
+pub async fn for_stations(db: &Db, station_ids: &[&StationId]) -> Result<Vec<Technician>> {
     if station_ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(on_db!(db, p => {
+    let rows = on_db!(db, p => {
         let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM technicians WHERE station_id IN ("));
         let mut sep = q.separated(", ");
         for id in station_ids {
-            sep.push_bind(*id);
+            sep.push_bind(id.as_str());
         }
         sep.push_unseparated(") ORDER BY id");
         q.build_query_as::<TechnicianRow>().fetch_all(p).await
-    })?)
+    })?;
+    typed(rows)
 }
 
-/// Inserts one technician and returns its new id.
-pub async fn insert(db: &Db, t: &TechnicianRow) -> Result<i64> {
-    let _turn = db.write_turn().await;
-    let res = on_db!(db, p => sqlx::query_scalar::<_, i64>(
-        "INSERT INTO technicians (station_id, name, skills, daily_capacity, on_duty, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-        .bind(&t.station_id).bind(&t.name).bind(&t.skills).bind(t.daily_capacity).bind(t.on_duty)
-        .bind(Utc::now()).fetch_one(p).await);
-    match res {
-        Err(e) if super::is_foreign_key_violation(&e) => Err(StoreError::Conflict(format!(
-            "station {} does not exist",
-            t.station_id
-        ))),
-        other => Ok(other?),
-    }
+/// Inserts a technician under a new id, which it returns (`t.id` is not
+/// used: the database assigns ids).
+pub async fn insert(db: &Db, t: &Technician) -> Result<TechnicianId> {
+    let id = write_tx!(db, tx => {
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO technicians (station_id, name, skills, daily_capacity, on_duty, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            .bind(t.station_id.as_str()).bind(&t.name).bind(join_list(&t.skills))
+            .bind(capacity(t)).bind(t.on_duty).bind(Utc::now())
+            .fetch_one(&mut *tx).await?;
+        Ok(Ok::<_, StoreError>(id))
+    })
+    .map_err(|e| StoreError::refused(e, "", &format!("station {} does not exist", t.station_id)))??;
+    TechnicianId::new(id).map_err(|e| StoreError::corrupt("new technician id", &[e]))
 }
 
 /// Replaces one technician's fields; `NotFound` if there is none.
-pub async fn update(db: &Db, t: &TechnicianRow) -> Result<()> {
-    let _turn = db.write_turn().await;
-    let res = on_db!(db, p => sqlx::query(
-        "UPDATE technicians SET station_id = $1, name = $2, skills = $3, daily_capacity = $4, \
-         on_duty = $5, updated_at = $6 WHERE id = $7")
-        .bind(&t.station_id).bind(&t.name).bind(&t.skills).bind(t.daily_capacity).bind(t.on_duty)
-        .bind(Utc::now()).bind(t.id).execute(p).await.map(|r| r.rows_affected()));
-    match res {
-        Err(e) if super::is_foreign_key_violation(&e) => Err(StoreError::Conflict(format!(
-            "station {} does not exist",
-            t.station_id
-        ))),
-        Ok(0) => Err(StoreError::NotFound),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
+pub async fn update(db: &Db, t: &Technician) -> Result<()> {
+    write_tx!(db, tx => {
+        let n = sqlx::query(
+            "UPDATE technicians SET station_id = $1, name = $2, skills = $3, daily_capacity = $4, \
+             on_duty = $5, updated_at = $6 WHERE id = $7")
+            .bind(t.station_id.as_str()).bind(&t.name).bind(join_list(&t.skills))
+            .bind(capacity(t)).bind(t.on_duty).bind(Utc::now()).bind(t.id.value())
+            .execute(&mut *tx).await?.rows_affected();
+        Ok(if n == 0 { Err(StoreError::NotFound) } else { Ok(()) })
+    })
+    .map_err(|e| StoreError::refused(e, "", &format!("station {} does not exist", t.station_id)))?
 }

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 use crate::on_both_backends;
 use repairnet::auth::Role;
-use repairnet::network::LatLon;
+use repairnet::basic::LatLon;
 
 async fn all_stations(app: &TestApp) -> Vec<Value> {
     let mut out = Vec::new();

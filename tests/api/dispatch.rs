@@ -35,13 +35,22 @@ async fn call(
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// A purchase date `days` before today in Asia/Shanghai, so warranty
+/// answers do not depend on the day the tests run.
+fn days_ago(days: i64) -> String {
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    (today - chrono::Duration::days(days)).to_string()
+}
+
 fn onsite_job(address: &str) -> Value {
     json!({
         "kind": "onsite",
         "customer": {"name": "王芳", "phone": "13800001234", "tier": "standard"},
         "address": address,
         "product": "notebook",
-        "purchase_date": "2026-09-01",
+        "purchase_date": days_ago(45),
         "problem": "屏幕不亮"
     })
 }
@@ -62,7 +71,7 @@ async fn an_agent_books_an_onsite_job_from_an_address_and_a_dispatcher_transfers
     assert!(job["code"].as_str().unwrap().starts_with("RN-"));
     assert_eq!(job["division_adcode"], "510703");
     assert_eq!(job["region"], "southwest");
-    // Bought 2026-09-01: past 30 days, within 3 months → free repair.
+    // Bought 45 days ago: past 30 days, within 3 months → free repair.
     assert_eq!(
         job["warranty"]["decision"], "free_repair",
         "{}",

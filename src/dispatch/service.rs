@@ -1,0 +1,1025 @@
+//! The dispatch use cases: open a job, assign or transfer it, post an event,
+//! recommend technicians, offer slots, apply an optimisation, track a job,
+//! keep technicians. HTTP handlers parse input, call one function here and
+//! shape the answer; this is the one file of `dispatch` that touches the
+//! store and the station index.
+//!
+//! Every change to a job goes through [`DispatchService::commit`], which
+//! writes the job, its audit entries (and capacity) in one transaction and
+//! returns the committed [`Change`]s: the single hook for the change feed,
+//! customer notifications and KPIs.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::intake::{JobDraft, JobInput};
+use super::job::{Change, EventName, EventRecord, Job};
+use super::model::{JobCode, JobId, JobKind, Technician, TechnicianDraft, TechnicianId};
+use super::optimize::{optimize, OptJob, OptResult, OptTech, Unassigned, UnassignedReason};
+use super::recommend::{recommend_with, NearbyStation, RecommendRequest, Recommendation};
+use super::sla::{self, SlaClock};
+use super::state::{self, FlowRules, JobEvent, JobState, JobStatus, TransitionError};
+use super::view::{job_view, JobView};
+use super::warranty::{self, WarrantyDecision, WarrantyInput};
+use super::DispatchContext;
+use crate::basic::{merge_patch, Clock, FieldError, LatLon};
+use crate::network::{Product, Service, SharedIndex, Station, StationId};
+use crate::places::{Gazetteer, GeoMatch, Region};
+use crate::store::jobs::{self as store_jobs, Booked, Booking, JobFilter, JobWrite, Written};
+use crate::store::technicians as store_techs;
+use crate::store::{Db, StoreError};
+
+/// Stations within this distance are considered for an on-site visit (the
+/// largest on-site radius in the network is smaller).
+const SEARCH_RADIUS_M: f64 = 300_000.0;
+
+/// Errors of the dispatch use cases; the HTTP layer maps them once.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// Input fields that fail validation (all of them).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// Malformed input that is not about one field.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    /// The job's state or a concurrent change refuses the request.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// Well-formed input that cannot be served (no station, unsuitable technician).
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        details: Option<Value>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T, E = DispatchError> = std::result::Result<T, E>;
+
+impl From<FieldError> for DispatchError {
+    fn from(e: FieldError) -> Self {
+        DispatchError::Invalid(vec![e])
+    }
+}
+
+impl From<Vec<FieldError>> for DispatchError {
+    fn from(e: Vec<FieldError>) -> Self {
+        DispatchError::Invalid(e)
+    }
+}
+
+impl From<TransitionError> for DispatchError {
+    fn from(e: TransitionError) -> Self {
+        match e {
+            // A transfer without a reason is missing input; every other unmet
+            // condition is about the job's state.
+            TransitionError::NeedsMore {
+                event: "assign", ..
+            } => DispatchError::BadRequest {
+                code: e.code(),
+                message: e.to_string(),
+            },
+            other => DispatchError::Conflict {
+                code: other.code(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> DispatchError {
+    DispatchError::Invalid(vec![FieldError::new(field, message)])
+}
+
+/// What opening a job did.
+#[derive(Debug)]
+pub enum Opened {
+    Created {
+        job: JobView,
+        /// On-site jobs: the ranked candidates and the reasons the other
+        /// nearby stations and technicians could not take the job.
+        recommendation: Option<Recommendation>,
+    },
+    /// A retry with an `Idempotency-Key` already used for this request.
+    Replayed(JobView),
+}
+
+/// A bookable half-day visit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SlotOffer {
+    pub date: NaiveDate,
+    pub period: &'static str,
+    pub station_id: StationId,
+    pub technician_id: TechnicianId,
+    pub distance_m: f64,
+    pub eta_minutes: u32,
+    pub remaining: u32,
+}
+
+/// A customer's view of their own job.
+#[derive(Debug)]
+pub struct Tracked {
+    pub job: Job,
+    pub station: Option<Arc<Station>>,
+    pub events: Vec<EventRecord>,
+}
+
+/// The outcome of a batch optimisation.
+#[derive(Debug)]
+pub struct Optimised {
+    pub day: NaiveDate,
+    pub jobs_considered: usize,
+    pub result: OptResult,
+    pub applied: usize,
+}
+
+/// A page of jobs.
+#[derive(Debug)]
+pub struct JobPage {
+    pub items: Vec<JobView>,
+    pub next_cursor: Option<JobId>,
+}
+
+/// What to list (see [`DispatchService::list_jobs`]).
+#[derive(Debug, Clone, Default)]
+pub struct JobQuery {
+    pub filter: JobFilter,
+    /// Only jobs whose SLA is in warning or breached.
+    pub at_risk_only: bool,
+}
+
+/// The dispatch use cases over one database and station index.
+#[derive(Debug)]
+pub struct DispatchService {
+    db: Db,
+    index: Arc<SharedIndex>,
+    ctx: DispatchContext,
+    auto_assign: bool,
+    clock: Arc<dyn Clock>,
+}
+
+impl DispatchService {
+    pub fn new(
+        db: Db,
+        index: Arc<SharedIndex>,
+        ctx: DispatchContext,
+        auto_assign: bool,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            db,
+            index,
+            ctx,
+            auto_assign,
+            clock,
+        }
+    }
+
+    pub fn context(&self) -> &DispatchContext {
+        &self.ctx
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Today's date on the business calendar (Asia/Shanghai).
+    pub fn today(&self) -> NaiveDate {
+        self.ctx.calendar.local_date(self.now())
+    }
+
+    fn rules(&self) -> FlowRules {
+        FlowRules::from_policy(&self.ctx.policy)
+    }
+
+    /// The single hook every job change goes through: one transaction for
+    /// the job, its audit entries and its capacity; the committed changes
+    /// come back for whatever reacts to them.
+    async fn commit(&self, w: JobWrite<'_>) -> Result<Booked<Written>> {
+        let out = store_jobs::write(&self.db, &w).await?;
+        if let Booked::Done(written) = &out {
+            for c in &written.changes {
+                on_change(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A job by its id or its code; 404 otherwise.
+    pub async fn find_job(&self, key: &str) -> Result<Job> {
+        let not_found = || DispatchError::NotFound(format!("no job {key}"));
+        if let Ok(id) = key.parse::<i64>() {
+            return store_jobs::get(&self.db, JobId(id))
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => not_found(),
+                    other => other.into(),
+                });
+        }
+        let code = JobCode::parse(key).map_err(|_| not_found())?;
+        store_jobs::by_code(&self.db, &code)
+            .await?
+            .ok_or_else(not_found)
+    }
+
+    /// The read model of a job as it is now.
+    pub async fn view(&self, job: Job) -> Result<JobView> {
+        let events = store_jobs::events(&self.db, job.id).await?;
+        Ok(job_view(&self.ctx, job, events, self.now()))
+    }
+
+    async fn reload(&self, id: JobId) -> Result<JobView> {
+        let job = store_jobs::get(&self.db, id).await?;
+        self.view(job).await
+    }
+
+    /// One job's read model by id or code.
+    pub async fn get_job(&self, key: &str) -> Result<JobView> {
+        let job = self.find_job(key).await?;
+        self.view(job).await
+    }
+
+    /// Jobs matching `q`, one page; SLA risk is computed, not stored, so an
+    /// at-risk listing scans pages until it has enough.
+    pub async fn list_jobs(&self, q: &JobQuery) -> Result<JobPage> {
+        let limit = q.filter.limit.max(1);
+        let now = self.now();
+        let mut items = Vec::new();
+        let mut after_id = q.filter.after_id;
+        let mut next_cursor = None;
+        loop {
+            let f = JobFilter {
+                after_id,
+                limit: if q.at_risk_only { 500 } else { limit + 1 },
+                ..q.filter.clone()
+            };
+            let jobs = store_jobs::list(&self.db, &f).await?;
+            let exhausted = (jobs.len() as i64) < f.limit;
+            let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
+            let mut events = store_jobs::events_of(&self.db, &ids).await?;
+            for job in jobs {
+                let id = job.id;
+                let v = job_view(&self.ctx, job, events.remove(&id).unwrap_or_default(), now);
+                if q.at_risk_only && !v.at_risk() {
+                    after_id = Some(id);
+                    continue;
+                }
+                if items.len() as i64 == limit {
+                    next_cursor = after_id;
+                    break;
+                }
+                items.push(v);
+                after_id = Some(id);
+            }
+            if next_cursor.is_some() || exhausted || !q.at_risk_only {
+                break;
+            }
+        }
+        Ok(JobPage { items, next_cursor })
+    }
+
+    /// Ranked technicians (with reasons for the rest) for an on-site visit
+    /// at `point` on `day`.
+    pub async fn recommendation(
+        &self,
+        point: LatLon,
+        product: Product,
+        day: NaiveDate,
+    ) -> Result<Recommendation> {
+        let index = self.index.load();
+        // The nearest stations of any kind give the agent reasons ("the
+        // closest one does not come on site"); the nearest on-site ones give
+        // candidates.
+        let mut seen = HashSet::new();
+        let mut near: Vec<(Arc<Station>, f64)> = Vec::new();
+        for h in index
+            .nearest_by(point, 5, Some(SEARCH_RADIUS_M), |_| true)
+            .into_iter()
+            .chain(index.nearest_by(point, 8, Some(SEARCH_RADIUS_M), |s| {
+                s.offers(Service::Onsite)
+            }))
+        {
+            if seen.insert(h.station.id.clone()) {
+                near.push((h.station.clone(), h.distance_m));
+            }
+        }
+        near.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let ids: Vec<&StationId> = near.iter().map(|(s, _)| &s.id).collect();
+        let techs = store_techs::for_stations(&self.db, &ids).await?;
+        let booked = store_techs::booked_on(&self.db, day).await?;
+        let stations: Vec<NearbyStation> = near
+            .iter()
+            .map(|(s, d)| NearbyStation {
+                station: s,
+                distance_m: *d,
+            })
+            .collect();
+        let req = RecommendRequest {
+            point,
+            product,
+            day,
+            stations: &stations,
+            technicians: &techs,
+        };
+        Ok(
+            recommend_with(&self.ctx.travel, &req, |t: TechnicianId, _| {
+                booked.get(&t).copied().unwrap_or(0)
+            })
+            .await,
+        )
+    }
+
+    /// The recommendation for an existing job, on its booked day or today.
+    pub async fn job_recommendation(&self, key: &str) -> Result<Recommendation> {
+        let job = self.find_job(key).await?;
+        let day = job.booked_day.unwrap_or_else(|| self.today());
+        self.recommendation(job.point, job.product, day).await
+    }
+
+    /// The earliest bookable visits over the next `days` days, best
+    /// candidates first each day.
+    pub async fn slots(
+        &self,
+        point: LatLon,
+        product: Product,
+        days: i64,
+    ) -> Result<Vec<SlotOffer>> {
+        let first = self.today();
+        let mut out = Vec::new();
+        for d in 0..days {
+            let day = first + Duration::days(d);
+            let rec = self.recommendation(point, product, day).await?;
+            for c in rec.candidates.iter().take(5) {
+                for period in ["am", "pm"] {
+                    out.push(SlotOffer {
+                        date: day,
+                        period,
+                        station_id: c.station_id.clone(),
+                        technician_id: c.technician_id,
+                        distance_m: c.distance_m.round(),
+                        eta_minutes: c.eta_minutes,
+                        remaining: c.daily_capacity.saturating_sub(c.booked),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The warranty decision for a request today.
+    pub fn warranty(&self, input: &WarrantyInput) -> Result<WarrantyDecision> {
+        warranty::decide(&self.ctx.policy.warranty, input, self.today())
+            .map_err(|e| invalid("purchase_date", e.to_string()))
+    }
+
+    /// Opens an on-site or carry-in job from a request body. With an
+    /// idempotency key, a retry of the same body returns the first job and
+    /// a different body under the same key is refused.
+    pub async fn open_job(&self, actor: &str, body: Value, key: Option<String>) -> Result<Opened> {
+        let hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+        if let Some(k) = &key {
+            if let Some(job) = store_jobs::by_idempotency_key(&self.db, k).await? {
+                return self.replay(job, &hash).await;
+            }
+        }
+        let draft: JobDraft =
+            serde_json::from_value(body).map_err(|e| DispatchError::BadRequest {
+                code: "invalid_json",
+                message: e.to_string(),
+            })?;
+        let now = self.now();
+        let today = self.ctx.calendar.local_date(now);
+        let input = draft.validate(Gazetteer::embedded(), today)?;
+        let decision = self.warranty(&input.warranty)?;
+        let targets = sla::targets(&self.ctx.policy, input.customer.tier, input.kind);
+        let clock = |t| SlaClock {
+            calendar: &self.ctx.calendar,
+            target: t,
+            started_at: now,
+            pauses: &[],
+            stopped_at: None,
+        };
+        let state = JobState::initial(input.kind);
+        let mut job = Job {
+            id: JobId(0),
+            code: JobCode::from_random(0),
+            kind: input.kind,
+            state: state.clone(),
+            version: 1,
+            region: input
+                .division
+                .as_ref()
+                .and_then(|d: &GeoMatch| Region::of_adcode(d.adcode)),
+            division_adcode: input.division.as_ref().map(|d| d.adcode),
+            station_id: None,
+            technician_id: None,
+            booked_day: None,
+            slot_period: input.slot.map(|s| s.period),
+            distance_m: None,
+            eta_minutes: None,
+            customer: input.customer.clone(),
+            address: input.address.clone(),
+            point: input.point,
+            product: input.product,
+            warranty_input: input.warranty,
+            problem: input.problem.clone(),
+            warranty: decision,
+            due_at: clock(targets.completion).status(now, 1.0).due_at,
+            first_visit_due_at: targets
+                .first_visit
+                .map(|t| clock(t).status(now, 1.0).due_at),
+            created_at: now,
+            updated_at: now,
+            idempotency_key: key.clone(),
+            request_hash: Some(hash.clone()),
+        };
+        let created = EventRecord::new(actor, EventName::Created, None, state.status, now);
+
+        let mut recommendation = None;
+        let mut candidates = Vec::new();
+        let day = input.slot.map_or(today, |s| s.date);
+        match input.kind {
+            JobKind::CarryIn => {
+                let (s, d) = self.carry_in_station(&input)?;
+                job.station_id = Some(s.id.clone());
+                job.distance_m = Some(d.round());
+                job.region.get_or_insert(s.region);
+            }
+            JobKind::Onsite => {
+                let rec = self.recommendation(input.point, input.product, day).await?;
+                if job.region.is_none() {
+                    job.region = self
+                        .index
+                        .load()
+                        .nearest_by(input.point, 1, None, |_| true)
+                        .first()
+                        .map(|h| h.station.region);
+                }
+                if input.auto_assign.unwrap_or(self.auto_assign) {
+                    candidates.clone_from(&rec.candidates);
+                }
+                recommendation = Some(rec);
+            }
+        }
+
+        // Try the best candidate first; a day that filled up since the
+        // ranking (another intake won the race) moves on to the next.
+        let mut attempts: Vec<_> = candidates.iter().map(Some).collect();
+        attempts.push(None);
+        for cand in attempts {
+            let mut j = job.clone();
+            let mut events = vec![created.clone()];
+            let take = match cand {
+                Some(c) => {
+                    let t = state::apply_with(
+                        &self.rules(),
+                        &j.state,
+                        &JobEvent::Assign { reason: None },
+                        now,
+                    )?;
+                    events.push(
+                        EventRecord::new(actor, EventName::Assign, Some(t.from), t.state.status, now)
+                            .with_data(json!({"technician_id": c.technician_id, "station_id": c.station_id, "auto": true})),
+                    );
+                    j.state = t.state;
+                    j.station_id = Some(c.station_id.clone());
+                    j.technician_id = Some(c.technician_id);
+                    j.booked_day = Some(day);
+                    j.distance_m = Some(c.distance_m.round());
+                    j.eta_minutes = Some(i64::from(c.eta_minutes));
+                    Some(Booking {
+                        technician_id: c.technician_id,
+                        day,
+                    })
+                }
+                None => None,
+            };
+            // A fresh random code; a clash (one in billions) is retried.
+            for _ in 0..3 {
+                j.code = JobCode::from_random(rand::random());
+                let w = JobWrite::Insert {
+                    job: &j,
+                    events: &events,
+                    take,
+                };
+                match self.commit(w).await {
+                    Err(DispatchError::Store(StoreError::Duplicate(_))) => {
+                        if let Some(k) = &key {
+                            if let Some(existing) =
+                                store_jobs::by_idempotency_key(&self.db, k).await?
+                            {
+                                return self.replay(existing, &hash).await;
+                            }
+                        }
+                    }
+                    Err(e) => return Err(e),
+                    Ok(Booked::Full) => break,
+                    Ok(Booked::Done(written)) => {
+                        let assigned = take.is_some();
+                        metrics::counter!("repairnet_jobs_created_total", "kind" => j.kind.as_str(), "assigned" => assigned.to_string()).increment(1);
+                        tracing::info!(job = %written.job_id, code = %j.code, assigned, token = %actor, "job created");
+                        let job = self.reload(written.job_id).await?;
+                        return Ok(Opened::Created {
+                            job,
+                            recommendation,
+                        });
+                    }
+                }
+            }
+            if take.is_none() {
+                break;
+            }
+        }
+        Err(DispatchError::Store(StoreError::Duplicate(
+            "could not draw a unique job code".into(),
+        )))
+    }
+
+    async fn replay(&self, job: Job, hash: &str) -> Result<Opened> {
+        if job.request_hash.as_deref() != Some(hash) {
+            return Err(DispatchError::Unprocessable {
+                code: "idempotency_key_reused",
+                message: "this Idempotency-Key was used for a different request".into(),
+                details: None,
+            });
+        }
+        Ok(Opened::Replayed(self.view(job).await?))
+    }
+
+    /// Picks the receiving station of a carry-in job.
+    fn carry_in_station(&self, input: &JobInput) -> Result<(Arc<Station>, f64)> {
+        let index = self.index.load();
+        let ok = |s: &Station| s.offers(Service::CarryIn) && s.repairs(input.product);
+        if let Some(id) = &input.station_id {
+            let s = index
+                .get(id)
+                .ok_or_else(|| invalid("station_id", format!("no station {id}")))?;
+            if !ok(s) {
+                return Err(invalid(
+                    "station_id",
+                    format!("station {id} does not take in {} repairs", input.product),
+                ));
+            }
+            return Ok((s.clone(), s.location.haversine_m(input.point)));
+        }
+        index
+            .nearest_by(input.point, 1, None, ok)
+            .into_iter()
+            .next()
+            .map(|h| (h.station.clone(), h.distance_m))
+            .ok_or_else(|| DispatchError::Unprocessable {
+                code: "no_station",
+                message: format!("no station takes in {} repairs", input.product),
+                details: None,
+            })
+    }
+
+    /// Assigns an on-site job to a technician, or transfers it (a reason is
+    /// required then).
+    pub async fn assign(
+        &self,
+        actor: &str,
+        key: &str,
+        technician_id: i64,
+        reason: Option<String>,
+    ) -> Result<JobView> {
+        let job = self.find_job(key).await?;
+        let tech_id = TechnicianId::new(technician_id).map_err(|e| e.under("technician_id"))?;
+        let tech = match store_techs::get(&self.db, tech_id).await {
+            Ok(t) => t,
+            Err(StoreError::NotFound) => {
+                return Err(invalid("technician_id", format!("no technician {tech_id}")))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if job.technician_id == Some(tech_id) {
+            return Err(DispatchError::Conflict {
+                code: "already_assigned",
+                message: format!(
+                    "job {} is already assigned to technician {tech_id}",
+                    job.code
+                ),
+            });
+        }
+        let index = self.index.load();
+        let station = index
+            .get(&tech.station_id)
+            .ok_or_else(|| DispatchError::Conflict {
+                code: "no_station",
+                message: format!("technician {tech_id}'s station is gone"),
+            })?;
+        let distance_m = station.location.haversine_m(job.point);
+        let mut problems = Vec::new();
+        if !tech.on_duty {
+            problems.push("off_duty");
+        }
+        if !tech.can_repair(job.product) {
+            problems.push("no_skill");
+        }
+        if station
+            .onsite_radius_km
+            .is_none_or(|r| distance_m > r * 1000.0)
+        {
+            problems.push("out_of_radius");
+        }
+        if !problems.is_empty() {
+            return Err(DispatchError::Unprocessable {
+                code: "technician_unsuitable",
+                message: format!(
+                    "technician {tech_id} cannot take this job: {}",
+                    problems.join(", ")
+                ),
+                details: Some(json!(problems)),
+            });
+        }
+        match self
+            .apply_assignment(&job, &tech, station, reason, actor)
+            .await?
+        {
+            Booked::Full => Err(DispatchError::Conflict {
+                code: "full",
+                message: format!("technician {tech_id} has no capacity left on that day"),
+            }),
+            Booked::Done(w) => {
+                tracing::info!(job = %job.id, technician = %tech_id, token = %actor, "job assigned");
+                self.reload(w.job_id).await
+            }
+        }
+    }
+
+    /// Writes an assignment or transfer: the state machine's `assign`, the
+    /// new technician's capacity taken and the old one's given back, in one
+    /// transaction guarded by the job's version.
+    async fn apply_assignment(
+        &self,
+        job: &Job,
+        tech: &Technician,
+        station: &Station,
+        reason: Option<String>,
+        actor: &str,
+    ) -> Result<Booked<Written>> {
+        let now = self.now();
+        let t = state::apply_with(
+            &self.rules(),
+            &job.state,
+            &JobEvent::Assign {
+                reason: reason.clone(),
+            },
+            now,
+        )?;
+        let day = job
+            .booked_day
+            .unwrap_or_else(|| self.ctx.calendar.local_date(now));
+        let eta = self
+            .ctx
+            .travel
+            .durations(&[station.location], &[job.point])
+            .await
+            .duration_s(0, 0);
+        let give_back = job
+            .technician_id
+            .zip(job.booked_day)
+            .map(|(old, d)| Booking {
+                technician_id: old,
+                day: d,
+            });
+        let name = if job.technician_id.is_some() {
+            EventName::Transfer
+        } else {
+            EventName::Assign
+        };
+        let event = EventRecord::new(actor, name, Some(t.from), t.state.status, now)
+            .with_reason(reason)
+            .with_data(json!({"technician_id": tech.id, "from_technician_id": job.technician_id}));
+        let mut next = job.clone();
+        next.state = t.state;
+        next.station_id = Some(tech.station_id.clone());
+        next.technician_id = Some(tech.id);
+        next.booked_day = Some(day);
+        next.distance_m = Some(station.location.haversine_m(job.point).round());
+        next.eta_minutes = Some(minutes(eta));
+        self.commit(JobWrite::Update {
+            job: &next,
+            event: &event,
+            take: Some(Booking {
+                technician_id: tech.id,
+                day,
+            }),
+            give_back,
+        })
+        .await
+    }
+
+    /// Posts a state change to a job; impossible transitions are conflicts.
+    pub async fn post_event(&self, actor: &str, key: &str, body: Value) -> Result<JobView> {
+        let event: JobEvent =
+            serde_json::from_value(body).map_err(|e| DispatchError::BadRequest {
+                code: "invalid_event",
+                message: e.to_string(),
+            })?;
+        if let JobEvent::Assign { .. } = event {
+            return Err(DispatchError::BadRequest {
+                code: "invalid_event",
+                message: "assign through POST /api/v1/jobs/{id}/assign".into(),
+            });
+        }
+        let job = self.find_job(key).await?;
+        let now = self.now();
+        let t = state::apply_with(&self.rules(), &job.state, &event, now)?;
+        let reason = match &event {
+            JobEvent::Hold { reason } | JobEvent::Cancelled { reason } => reason.clone(),
+            _ => None,
+        };
+        let mut record =
+            EventRecord::new(actor, event_name(&event), Some(t.from), t.state.status, now)
+                .with_reason(reason);
+        if let JobEvent::FollowUp { satisfaction } = &event {
+            record = record.with_data(json!({"satisfaction": satisfaction.value()}));
+        }
+        // A cancelled visit gives its technician's day back.
+        let give_back = match (&event, job.technician_id, job.booked_day) {
+            (JobEvent::Cancelled { .. }, Some(technician_id), Some(day)) => {
+                Some(Booking { technician_id, day })
+            }
+            _ => None,
+        };
+        let mut next = job.clone();
+        next.state = t.state;
+        self.commit(JobWrite::Update {
+            job: &next,
+            event: &record,
+            take: None,
+            give_back,
+        })
+        .await?;
+        tracing::info!(job = %job.id, event = event.name(), to = %next.status(), token = %actor, "job event");
+        self.reload(job.id).await
+    }
+
+    /// A customer's own job by code and the last four digits of the phone;
+    /// a wrong pair answers exactly like an unknown code.
+    pub async fn track(&self, code: &str, phone_last4: &str) -> Result<Tracked> {
+        let not_found =
+            || DispatchError::NotFound("no job matches this code and phone number".into());
+        let code = JobCode::parse(code).map_err(|_| not_found())?;
+        let job = store_jobs::by_code(&self.db, &code)
+            .await?
+            .ok_or_else(not_found)?;
+        // Compare in constant time so timing does not tell which half was wrong.
+        let a = Sha256::digest(job.customer.phone_last4().as_bytes());
+        let b = Sha256::digest(phone_last4.trim().as_bytes());
+        if a != b {
+            return Err(not_found());
+        }
+        let station = job
+            .station_id
+            .as_ref()
+            .and_then(|id| self.index.load().get(id).cloned());
+        let events = store_jobs::events(&self.db, job.id).await?;
+        Ok(Tracked {
+            job,
+            station,
+            events,
+        })
+    }
+
+    /// Assigns every open, unassigned on-site job it can (the most jobs,
+    /// then the least total distance); with `apply`, writes the plan, and a
+    /// job that changed or a day that filled meanwhile is reported
+    /// unassigned rather than failing the batch.
+    pub async fn optimise(
+        &self,
+        actor: &str,
+        region: Option<Region>,
+        apply: bool,
+    ) -> Result<Optimised> {
+        let day = self.today();
+        let open = store_jobs::list(
+            &self.db,
+            &JobFilter {
+                statuses: vec![JobStatus::New],
+                region,
+                kind: Some(JobKind::Onsite),
+                unassigned: true,
+                limit: 10_000,
+                ..Default::default()
+            },
+        )
+        .await?;
+        let jobs: Vec<OptJob> = open
+            .iter()
+            .map(|j| OptJob {
+                id: j.id,
+                point: j.point,
+                product: j.product,
+            })
+            .collect();
+        let booked = store_techs::booked_on(&self.db, day).await?;
+        let index = self.index.load();
+        let mut techs = Vec::new();
+        let mut by_id = HashMap::new();
+        for t in store_techs::list(&self.db, None).await? {
+            let Some(station) = index.get(&t.station_id) else {
+                continue;
+            };
+            let Some(radius_km) = station.onsite_radius_km else {
+                continue;
+            };
+            let used = booked.get(&t.id).copied().unwrap_or(0);
+            techs.push(OptTech {
+                id: t.id,
+                point: station.location,
+                radius_m: radius_km * 1000.0,
+                skills: t.skills.clone(),
+                on_duty: t.on_duty,
+                capacity: t.daily_capacity.saturating_sub(used),
+            });
+            by_id.insert(t.id, (t, station.clone()));
+        }
+        let mut result = optimize(&jobs, &techs);
+        let mut applied = 0;
+        if apply {
+            let jobs_by_id: HashMap<JobId, &Job> = open.iter().map(|j| (j.id, j)).collect();
+            let mut kept = Vec::new();
+            for a in result.assignments {
+                let (Some((t, station)), Some(job)) =
+                    (by_id.get(&a.technician_id), jobs_by_id.get(&a.job_id))
+                else {
+                    continue;
+                };
+                match self.apply_assignment(job, t, station, None, actor).await {
+                    Ok(Booked::Done(_)) => {
+                        applied += 1;
+                        kept.push(a);
+                    }
+                    Ok(Booked::Full) => result.unassigned.push(Unassigned {
+                        job_id: a.job_id,
+                        reason: UnassignedReason::CapacityExhausted,
+                    }),
+                    Err(
+                        DispatchError::Conflict { .. }
+                        | DispatchError::Store(StoreError::StaleVersion),
+                    ) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            result.total_distance_m = kept.iter().map(|a| a.distance_m).sum();
+            result.assignments = kept;
+            tracing::info!(applied, unassigned = result.unassigned.len(), token = %actor, "optimisation applied");
+        }
+        Ok(Optimised {
+            day,
+            jobs_considered: jobs.len(),
+            result,
+            applied,
+        })
+    }
+
+    /// Technicians of one station, or all.
+    pub async fn technicians(&self, station: Option<&StationId>) -> Result<Vec<Technician>> {
+        Ok(store_techs::list(&self.db, station).await?)
+    }
+
+    /// Adds a technician to an on-site station; the id is assigned.
+    pub async fn add_technician(&self, mut draft: TechnicianDraft) -> Result<Technician> {
+        if draft.id.is_some() {
+            return Err(invalid("id", "the server assigns technician ids"));
+        }
+        // Validate with a placeholder id; the database assigns the real one.
+        draft.id = Some(1);
+        let t = Technician::try_from(draft)?;
+        self.check_station(&t)?;
+        let id = store_techs::insert(&self.db, &t).await?;
+        Ok(store_techs::get(&self.db, id).await?)
+    }
+
+    /// Changes a technician by a JSON merge patch (RFC 7396).
+    pub async fn patch_technician(
+        &self,
+        actor: &str,
+        id: i64,
+        patch: &Value,
+    ) -> Result<Technician> {
+        let not_found = || DispatchError::NotFound(format!("no technician {id}"));
+        let tid = TechnicianId::new(id).map_err(|_| not_found())?;
+        let current = match store_techs::get(&self.db, tid).await {
+            Ok(t) => t,
+            Err(StoreError::NotFound) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        if patch.get("id").is_some_and(|v| v.as_i64() != Some(id)) {
+            return Err(DispatchError::BadRequest {
+                code: "id_mismatch",
+                message: "a technician's id cannot be changed".into(),
+            });
+        }
+        let mut merged = json!(TechnicianDraft::from(&current));
+        merge_patch(&mut merged, patch);
+        let draft: TechnicianDraft =
+            serde_json::from_value(merged).map_err(|e| DispatchError::BadRequest {
+                code: "invalid_json",
+                message: e.to_string(),
+            })?;
+        let t = Technician::try_from(draft)?;
+        self.check_station(&t)?;
+        store_techs::update(&self.db, &t).await?;
+        tracing::info!(technician = id, token = %actor, "technician changed");
+        Ok(t)
+    }
+
+    fn check_station(&self, t: &Technician) -> Result<()> {
+        match self.index.load().get(&t.station_id) {
+            None => Err(invalid(
+                "station_id",
+                format!("no station {}", t.station_id),
+            )),
+            Some(s) if !s.offers(Service::Onsite) => Err(invalid(
+                "station_id",
+                format!("station {} does not offer on-site repair", t.station_id),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// What reacts to a committed change today: a counter per event.
+fn on_change(c: &Change) {
+    metrics::counter!("repairnet_job_changes_total", "event" => c.event.as_str()).increment(1);
+    tracing::debug!(seq = c.seq, job = %c.job_id, event = %c.event, status = %c.status, "job changed");
+}
+
+/// The audit-log name of a posted event.
+fn event_name(e: &JobEvent) -> EventName {
+    match e {
+        JobEvent::Assign { .. } => EventName::Assign,
+        JobEvent::EnRoute => EventName::EnRoute,
+        JobEvent::OnSite => EventName::OnSite,
+        JobEvent::Repaired => EventName::Repaired,
+        JobEvent::Repairing => EventName::Repairing,
+        JobEvent::ReadyForPickup => EventName::ReadyForPickup,
+        JobEvent::Notified => EventName::Notified,
+        JobEvent::PickedUp => EventName::PickedUp,
+        JobEvent::MailedBack => EventName::MailedBack,
+        JobEvent::Hold { .. } => EventName::Hold,
+        JobEvent::Resume => EventName::Resume,
+        JobEvent::Closed => EventName::Closed,
+        JobEvent::Cancelled { .. } => EventName::Cancelled,
+        JobEvent::FollowUp { .. } => EventName::FollowUp,
+    }
+}
+
+/// Whole minutes, rounded up, of a travel time in seconds.
+fn minutes(seconds: f64) -> i64 {
+    let m = (seconds / 60.0).ceil();
+    if m.is_finite() && m >= 0.0 {
+        // Travel times are hours at most; the cast cannot truncate.
+        m as i64
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_posted_event_has_its_audit_name() {
+        let s = |v: i64| state::Satisfaction::new(v).unwrap();
+        for e in [
+            JobEvent::Assign { reason: None },
+            JobEvent::EnRoute,
+            JobEvent::OnSite,
+            JobEvent::Repaired,
+            JobEvent::Repairing,
+            JobEvent::ReadyForPickup,
+            JobEvent::Notified,
+            JobEvent::PickedUp,
+            JobEvent::MailedBack,
+            JobEvent::Hold { reason: None },
+            JobEvent::Resume,
+            JobEvent::Closed,
+            JobEvent::Cancelled { reason: None },
+            JobEvent::FollowUp { satisfaction: s(4) },
+        ] {
+            assert_eq!(event_name(&e).as_str(), e.name());
+        }
+    }
+
+    #[test]
+    fn minutes_round_up_and_stay_finite() {
+        assert_eq!(minutes(0.0), 0);
+        assert_eq!(minutes(61.0), 2);
+        assert_eq!(minutes(f64::NAN), 0);
+    }
+}
