@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::model::{Customer, CustomerDraft, Damage, ItemCondition, JobKind, RequestKind};
 use super::warranty::WarrantyInput;
-use crate::basic::{string_enum, FieldError, LatLon};
+use crate::basic::{string_enum, FieldError, Fields, LatLon};
 use crate::network::model::{Product, StationId};
 use crate::places::{Crs, Gazetteer, GeoMatch};
 
@@ -155,19 +155,11 @@ pub fn warranty_input(
     request: &str,
     damage: &str,
     item: ItemDraft,
-    errs: &mut Vec<FieldError>,
+    f: &mut Fields,
 ) -> Option<WarrantyInput> {
-    let purchase_date = parse_date("purchase_date", purchase_date)
-        .map_err(|e| errs.push(e))
-        .ok();
-    let request = request
-        .parse::<RequestKind>()
-        .map_err(|e| errs.push(FieldError::new("request", e.message)))
-        .ok();
-    let damage = damage
-        .parse::<Damage>()
-        .map_err(|e| errs.push(FieldError::new("damage", e.message)))
-        .ok();
+    let purchase_date = f.take(parse_date("purchase_date", purchase_date));
+    let request = f.take_as("request", request.parse::<RequestKind>());
+    let damage = f.take_as("damage", damage.parse::<Damage>());
     Some(WarrantyInput {
         purchase_date: purchase_date?,
         request: request?,
@@ -180,138 +172,97 @@ impl JobDraft {
     /// Validates every field; an address is resolved with the gazetteer when
     /// no point is given.
     pub fn validate(self, gaz: &Gazetteer, today: NaiveDate) -> Result<JobInput, Vec<FieldError>> {
-        let mut errs = Vec::new();
-        let kind = self
-            .kind
-            .parse::<JobKind>()
-            .map_err(|e| errs.push(FieldError::new("kind", e.message)))
-            .ok();
+        let mut f = Fields::new();
+        let kind = f.take_as("kind", self.kind.parse::<JobKind>());
         let customer = Customer::try_from(self.customer)
-            .map_err(|e| errs.extend(e))
+            .map_err(|e| f.extend(e))
             .ok();
-        let product = self
-            .product
-            .parse::<Product>()
-            .map_err(|e| errs.push(FieldError::new("product", e.message)))
-            .ok();
+        let product = f.take_as("product", self.product.parse::<Product>());
         let warranty = warranty_input(
             &self.purchase_date,
             &self.request,
             &self.damage,
             self.item,
-            &mut errs,
+            &mut f,
         );
         let problem = self.problem.trim().to_owned();
-        if problem.chars().count() > 2000 {
-            errs.push(FieldError::new(
-                "problem",
-                "problem is longer than 2000 characters",
-            ));
-        }
+        f.check(
+            problem.chars().count() <= 2000,
+            "problem",
+            "problem is longer than 2000 characters",
+        );
         let address = self
             .address
             .map(|a| a.trim().to_owned())
             .filter(|a| !a.is_empty());
-        if address.as_ref().is_some_and(|a| a.chars().count() > 200) {
-            errs.push(FieldError::new(
-                "address",
-                "address is longer than 200 characters",
-            ));
-        }
-        let crs = match self.crs.as_deref().map(str::parse::<Crs>).transpose() {
-            Ok(c) => c.unwrap_or_default(),
-            Err(e) => {
-                errs.push(e);
-                Crs::default()
-            }
-        };
+        f.check(
+            !address.as_ref().is_some_and(|a| a.chars().count() > 200),
+            "address",
+            "address is longer than 200 characters",
+        );
+        let crs = f
+            .opt("crs", self.crs.as_deref(), str::parse::<Crs>)
+            .unwrap_or_default();
         let mut division = None;
         let point = match (self.lat, self.lon, &address) {
-            (Some(lat), Some(lon), _) => LatLon::new(lat, lon)
-                .map(|p| crs.to_wgs84(p))
-                .map_err(|e| errs.push(e))
-                .ok(),
+            (Some(lat), Some(lon), _) => f.take(LatLon::new(lat, lon).map(|p| crs.to_wgs84(p))),
             (None, None, Some(a)) => {
                 let g = gaz.geocode(a);
-                match g.matches.into_iter().next() {
-                    Some(m) => {
-                        let p = LatLon::new(m.lat, m.lon).ok();
-                        division = Some(m);
-                        p
-                    }
-                    None => {
-                        errs.push(FieldError::new(
-                            "address",
-                            format!("no division of China matches {a:?}"),
-                        ));
-                        None
-                    }
-                }
+                let m = f.take(g.matches.into_iter().next().ok_or_else(|| {
+                    FieldError::new("address", format!("no division of China matches {a:?}"))
+                }));
+                let p = m.as_ref().and_then(|m| LatLon::new(m.lat, m.lon).ok());
+                division = m;
+                p
             }
-            (None, None, None) => {
-                errs.push(FieldError::new(
-                    "address",
-                    "give the customer's address or lat and lon",
-                ));
-                None
-            }
-            _ => {
-                errs.push(FieldError::new("lat", "lat and lon go together"));
-                None
-            }
+            (None, None, None) => f.take(Err(FieldError::new(
+                "address",
+                "give the customer's address or lat and lon",
+            ))),
+            _ => f.take(Err(FieldError::new("lat", "lat and lon go together"))),
         };
-        let station_id = self
-            .station_id
-            .as_deref()
-            .map(StationId::parse)
-            .transpose()
-            .map_err(|e| errs.push(FieldError::new("station_id", e.message)))
-            .ok()
-            .flatten();
+        let station_id = f.opt("station_id", self.station_id.as_deref(), StationId::parse);
         let slot = match self.slot {
             None => None,
             Some(s) => {
-                let date = parse_date("slot.date", &s.date)
-                    .map_err(|e| errs.push(e))
-                    .ok();
-                let period = s
-                    .period
-                    .parse::<Period>()
-                    .map_err(|_| {
-                        errs.push(FieldError::new(
-                            "slot.period",
-                            format!("slot.period must be am or pm, got {:?}", s.period.trim()),
-                        ));
-                    })
-                    .ok();
+                let date = f.take(parse_date("slot.date", &s.date));
+                let period = f.take(s.period.parse::<Period>().map_err(|_| {
+                    FieldError::new(
+                        "slot.period",
+                        format!("slot.period must be am or pm, got {:?}", s.period.trim()),
+                    )
+                }));
                 if let Some(d) = date {
-                    if d < today || d > today + Duration::days(MAX_SLOT_DAYS) {
-                        errs.push(FieldError::new(
-                            "slot.date",
-                            format!("slot.date must be from today ({today}) to {MAX_SLOT_DAYS} days ahead"),
-                        ));
-                    }
+                    f.check(
+                        d >= today && d <= today + Duration::days(MAX_SLOT_DAYS),
+                        "slot.date",
+                        format!(
+                            "slot.date must be from today ({today}) to {MAX_SLOT_DAYS} days ahead"
+                        ),
+                    );
                 }
                 date.zip(period).map(|(date, period)| Slot { date, period })
             }
         };
-        if let (Some(JobKind::CarryIn), Some(_)) = (kind, slot) {
-            errs.push(FieldError::new(
-                "slot",
-                "a slot is booked only for onsite jobs",
-            ));
-        }
-        if !errs.is_empty() {
-            return Err(errs);
-        }
+        f.check(
+            !(kind == Some(JobKind::CarryIn) && slot.is_some()),
+            "slot",
+            "a slot is booked only for onsite jobs",
+        );
+        let (Some(kind), Some(customer), Some(point), Some(product), Some(warranty)) =
+            (kind, customer, point, product, warranty)
+        else {
+            return Err(f.into_errors());
+        };
+        f.finish()?;
         Ok(JobInput {
-            kind: kind.expect("checked"),
-            customer: customer.expect("checked"),
-            point: point.expect("checked"),
+            kind,
+            customer,
+            point,
             address,
             division,
-            product: product.expect("checked"),
-            warranty: warranty.expect("checked"),
+            product,
+            warranty,
             problem,
             station_id,
             slot,
@@ -335,17 +286,17 @@ pub struct WarrantyDraft {
 
 impl WarrantyDraft {
     pub fn validate(self) -> Result<WarrantyInput, Vec<FieldError>> {
-        let mut errs = Vec::new();
+        let mut f = Fields::new();
         let w = warranty_input(
             &self.purchase_date,
             &self.request,
             &self.damage,
             self.item,
-            &mut errs,
+            &mut f,
         );
         match w {
-            Some(w) if errs.is_empty() => Ok(w),
-            _ => Err(errs),
+            Some(w) if f.is_empty() => Ok(w),
+            _ => Err(f.into_errors()),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::basic::{parse_list, string_enum, FieldError};
+use crate::basic::{parse_list, string_enum, FieldError, Fields};
 use crate::network::model::{Product, StationId};
 
 string_enum!(
@@ -234,27 +234,28 @@ impl Customer {
 impl TryFrom<CustomerDraft> for Customer {
     type Error = Vec<FieldError>;
     fn try_from(d: CustomerDraft) -> Result<Self, Self::Error> {
-        let mut errs = Vec::new();
+        let mut f = Fields::new();
         let name = d.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
-            errs.push(FieldError::new(
-                "customer.name",
-                "name must be 1-60 characters without control characters",
-            ));
-        }
-        let phone = Phone::parse(&d.phone).map_err(|e| errs.push(e)).ok();
+        f.check(
+            valid_name(&name),
+            "customer.name",
+            "name must be 1-60 characters without control characters",
+        );
+        let phone = f.take(Phone::parse(&d.phone));
         let tier = match d.tier.as_deref().map(str::trim) {
             None | Some("") => Some(Tier::Standard),
-            Some(t) => t
-                .parse::<Tier>()
-                .map_err(|e| errs.push(FieldError::new("customer.tier", e.message)))
-                .ok(),
+            Some(t) => f.take_as("customer.tier", t.parse::<Tier>()),
         };
         match (phone, tier) {
-            (Some(phone), Some(tier)) if errs.is_empty() => Ok(Customer { name, phone, tier }),
-            _ => Err(errs),
+            (Some(phone), Some(tier)) if f.is_empty() => Ok(Customer { name, phone, tier }),
+            _ => Err(f.into_errors()),
         }
     }
+}
+
+/// A person's name: 1-60 characters, none of them control characters.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().count() <= 60 && !name.chars().any(char::is_control)
 }
 
 /// A validated technician. Build one from a [`TechnicianDraft`].
@@ -349,47 +350,48 @@ impl TryFrom<TechnicianDraft> for Technician {
     type Error = Vec<FieldError>;
 
     fn try_from(d: TechnicianDraft) -> Result<Self, Self::Error> {
-        let mut errs = Vec::new();
-        let id = match d.id {
-            Some(v) => TechnicianId::new(v).map_err(|e| errs.push(e)).ok(),
-            None => {
-                errs.push(FieldError::new("id", "id is required"));
-                None
-            }
-        };
-        let station_id = StationId::parse(d.station_id.trim())
-            .map_err(|e| errs.push(FieldError::new("station_id", e.message)))
-            .ok();
+        let mut f = Fields::new();
+        let id = f.take(
+            d.id.ok_or_else(|| FieldError::new("id", "id is required"))
+                .and_then(TechnicianId::new),
+        );
+        let station_id = f.take_as("station_id", StationId::parse(d.station_id.trim()));
         let name = d.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
-            errs.push(FieldError::new(
-                "name",
-                "name must be 1-60 characters without control characters",
-            ));
+        f.check(
+            valid_name(&name),
+            "name",
+            "name must be 1-60 characters without control characters",
+        );
+        let skills = f.take(parse_list::<Product>("skills", &d.skills.join(";")));
+        f.check(
+            !skills.as_ref().is_some_and(BTreeSet::is_empty),
+            "skills",
+            "at least one skill is required",
+        );
+        let daily_capacity = f.take(
+            u32::try_from(d.daily_capacity)
+                .ok()
+                .filter(|c| (1..=20).contains(c))
+                .ok_or_else(|| {
+                    FieldError::new(
+                        "daily_capacity",
+                        format!("daily_capacity must be 1-20, got {}", d.daily_capacity),
+                    )
+                }),
+        );
+        match (id, station_id, skills, daily_capacity) {
+            (Some(id), Some(station_id), Some(skills), Some(daily_capacity)) if f.is_empty() => {
+                Ok(Technician {
+                    id,
+                    station_id,
+                    name,
+                    skills,
+                    daily_capacity,
+                    on_duty: d.on_duty,
+                })
+            }
+            _ => Err(f.into_errors()),
         }
-        let skills = parse_list::<Product>("skills", &d.skills.join(";"))
-            .map_err(|e| errs.push(e))
-            .ok();
-        if skills.as_ref().is_some_and(BTreeSet::is_empty) {
-            errs.push(FieldError::new("skills", "at least one skill is required"));
-        }
-        if !(1..=20).contains(&d.daily_capacity) {
-            errs.push(FieldError::new(
-                "daily_capacity",
-                format!("daily_capacity must be 1-20, got {}", d.daily_capacity),
-            ));
-        }
-        if !errs.is_empty() {
-            return Err(errs);
-        }
-        Ok(Technician {
-            id: id.expect("checked"),
-            station_id: station_id.expect("checked"),
-            name,
-            skills: skills.expect("checked"),
-            daily_capacity: d.daily_capacity as u32,
-            on_duty: d.on_duty,
-        })
     }
 }
 

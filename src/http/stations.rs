@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::auth::Role;
 use crate::basic::Adcode;
-use crate::basic::{FieldError, Fields};
+use crate::basic::{merge_patch, FieldError, Fields};
 use crate::network::export;
 use crate::network::import::{self, Format, RowError};
 use crate::network::model::{Station, StationDraft, StationId};
@@ -355,28 +355,19 @@ async fn patch_one(
             store::StoreError::NotFound => ApiError::NotFound(format!("no station {id}")),
             other => other.into(),
         })?;
-    let mut merged = match serde_json::to_value(StationDraft::from(&current)) {
-        Ok(Value::Object(m)) => m,
-        _ => {
-            return Err(ApiError::Internal(anyhow::anyhow!(
-                "station draft is not an object"
-            )))
-        }
-    };
-    for (k, v) in body.into_inner() {
-        if k == "id" && v.as_str() != Some(id.as_str()) {
-            return Err(ApiError::bad_request(
-                "id_mismatch",
-                "a station's id cannot be changed",
-            ));
-        }
-        if v.is_null() {
-            merged.remove(&k);
-        } else {
-            merged.insert(k, v);
-        }
+    let patch = Value::Object(body.into_inner());
+    if patch
+        .get("id")
+        .is_some_and(|v| v.as_str() != Some(id.as_str()))
+    {
+        return Err(ApiError::bad_request(
+            "id_mismatch",
+            "a station's id cannot be changed",
+        ));
     }
-    let draft: StationDraft = serde_json::from_value(Value::Object(merged))
+    let mut merged = json!(StationDraft::from(&current));
+    merge_patch(&mut merged, &patch);
+    let draft: StationDraft = serde_json::from_value(merged)
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
     let s = validate(draft)?;
     write_station(&state, s.clone(), false).await?;

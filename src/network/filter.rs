@@ -4,6 +4,7 @@
 //! apply them without knowing where they came from.
 
 use chrono::{DateTime, Utc};
+use geo::{coord, Rect};
 
 use super::model::{Product, Service, Station};
 use crate::basic::{FieldError, LatLon};
@@ -71,16 +72,26 @@ impl BBox {
         self.min_lon > self.max_lon
     }
 
-    /// Exact membership, edges included.
-    pub fn contains(&self, p: LatLon) -> bool {
-        if p.lat < self.min_lat || p.lat > self.max_lat {
-            return false;
-        }
+    /// The box as `geo` rectangles: one, or two when it wraps across ±180.
+    pub fn rects(&self) -> Vec<Rect<f64>> {
+        let rect = |w: f64, e: f64| {
+            Rect::new(
+                coord! { x: w, y: self.min_lat },
+                coord! { x: e, y: self.max_lat },
+            )
+        };
         if self.crosses_antimeridian() {
-            p.lon >= self.min_lon || p.lon <= self.max_lon
+            vec![rect(self.min_lon, 180.0), rect(-180.0, self.max_lon)]
         } else {
-            p.lon >= self.min_lon && p.lon <= self.max_lon
+            vec![rect(self.min_lon, self.max_lon)]
         }
+    }
+
+    /// Exact membership, edges included. Plain comparisons: this runs per
+    /// candidate on every bbox query, and equals `geo`'s
+    /// `Intersects<Point>` on [`BBox::rects`] (checked in the tests).
+    pub fn contains(&self, p: LatLon) -> bool {
+        p.lat >= self.min_lat && p.lat <= self.max_lat && self.spans_lon(p.lon)
     }
 
     /// Whether longitude `lon` (degrees) lies in the box's longitude span.
@@ -188,6 +199,29 @@ mod tests {
         assert!(BBox::parse("73,-91,135,54").is_err());
         assert!(BBox::parse("NaN,18,135,54").is_err());
         assert!(BBox::parse("170,-10,-170,10").is_ok(), "antimeridian box");
+    }
+
+    #[test]
+    fn contains_equals_geo_rect_intersection_edges_included() {
+        use geo::Intersects;
+        let boxes = [
+            BBox::new(100.0, 20.0, 120.0, 40.0).unwrap(),
+            BBox::new(170.0, -10.0, -170.0, 10.0).unwrap(),
+            BBox::new(-180.0, -90.0, 180.0, 90.0).unwrap(),
+        ];
+        for b in boxes {
+            let mut lat = -90.0;
+            while lat <= 90.0 {
+                let mut lon = -180.0;
+                while lon <= 180.0 {
+                    let pt = p(lat, lon);
+                    let by_geo = b.rects().iter().any(|r| r.intersects(&pt.point()));
+                    assert_eq!(b.contains(pt), by_geo, "{b:?} {pt:?}");
+                    lon += 2.5;
+                }
+                lat += 2.5;
+            }
+        }
     }
 
     #[test]

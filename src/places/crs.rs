@@ -30,7 +30,9 @@
 use std::f64::consts::PI;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
+use geo::{Contains, LineString, Polygon};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -388,21 +390,25 @@ const TAIWAN: &[(f64, f64)] = &[
     (119.2, 24.0),
 ];
 
-/// Even-odd ray casting on plane lon/lat; the polygons are small enough and
-/// far enough from the antimeridian for that to be exact for their purpose.
-fn in_polygon(poly: &[(f64, f64)], p: LatLon) -> bool {
-    let (x, y) = (p.lon, p.lat);
-    let mut inside = false;
-    let mut j = poly.len() - 1;
-    for i in 0..poly.len() {
-        let (xi, yi) = poly[i];
-        let (xj, yj) = poly[j];
-        if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
-            inside = !inside;
-        }
-        j = i;
-    }
-    inside
+/// A ring of (lon, lat) vertices as a `geo` polygon on the lon/lat plane;
+/// the outlines are small enough and far enough from the antimeridian for
+/// planar containment to be exact for their purpose.
+fn polygon(ring: &[(f64, f64)]) -> Polygon<f64> {
+    Polygon::new(LineString::from(ring.to_vec()), Vec::new())
+}
+
+/// The shifted area: the mainland outline and the holes cut out of it.
+struct ShiftArea {
+    mainland: Polygon<f64>,
+    exempt: [Polygon<f64>; 3],
+}
+
+fn shift_area() -> &'static ShiftArea {
+    static AREA: OnceLock<ShiftArea> = OnceLock::new();
+    AREA.get_or_init(|| ShiftArea {
+        mainland: polygon(MAINLAND),
+        exempt: [polygon(HONG_KONG), polygon(MACAU), polygon(TAIWAN)],
+    })
 }
 
 /// Whether GCJ-02 differs from WGS-84 at this point: inside mainland China,
@@ -412,10 +418,9 @@ pub fn is_shifted(p: LatLon) -> bool {
     if !(73.0..=135.5).contains(&p.lon) || !(3.0..=54.0).contains(&p.lat) {
         return false;
     }
-    in_polygon(MAINLAND, p)
-        && !in_polygon(HONG_KONG, p)
-        && !in_polygon(MACAU, p)
-        && !in_polygon(TAIWAN, p)
+    let area = shift_area();
+    let pt = p.point();
+    area.mainland.contains(&pt) && !area.exempt.iter().any(|h| h.contains(&pt))
 }
 
 #[cfg(test)]
@@ -439,6 +444,46 @@ mod tests {
             assert_eq!(c.as_str().parse::<Crs>().unwrap(), c);
             assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{c}\""));
         }
+    }
+
+    /// The even-odd ray casting the outline used before `geo`: the
+    /// reference `geo`'s containment is checked against.
+    fn in_polygon(poly: &[(f64, f64)], p: LatLon) -> bool {
+        let (x, y) = (p.lon, p.lat);
+        let mut inside = false;
+        let mut j = poly.len() - 1;
+        for i in 0..poly.len() {
+            let (xi, yi) = poly[i];
+            let (xj, yj) = poly[j];
+            if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
+                inside = !inside;
+            }
+            j = i;
+        }
+        inside
+    }
+
+    #[test]
+    fn geo_containment_agrees_with_ray_casting_off_the_outline() {
+        // An irrational-ish step keeps grid points off the outline's vertices
+        // and edges, where the two rules may legitimately differ.
+        let mut checked = 0;
+        let mut lat = 3.0137;
+        while lat < 54.0 {
+            let mut lon = 73.0071;
+            while lon < 135.5 {
+                let p = ll(lat, lon);
+                let reference = in_polygon(MAINLAND, p)
+                    && !in_polygon(HONG_KONG, p)
+                    && !in_polygon(MACAU, p)
+                    && !in_polygon(TAIWAN, p);
+                assert_eq!(is_shifted(p), reference, "{p:?}");
+                checked += 1;
+                lon += 0.173_1;
+            }
+            lat += 0.117_3;
+        }
+        assert!(checked > 100_000, "{checked}");
     }
 
     #[test]

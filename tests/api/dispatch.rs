@@ -726,3 +726,100 @@ async fn an_agent_offers_slots_and_books_one_with_the_job() {
     .await;
     assert_eq!(st, 403);
 }
+
+/// One merge patch (RFC 7396) for stations and technicians: `null` removes
+/// a member, so an optional field falls back to its default.
+async fn merge_patch_null_removes_optional_fields(backend: Backend) {
+    let Some(app) = spawn_app_on(backend).await else {
+        return;
+    };
+    let s = staff(&app).await;
+    // A station with both services drops on-site: the radius goes with it.
+    let (_, list) = app
+        .get_json("/api/v1/stations?service=onsite&limit=200")
+        .await;
+    let both = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["services"].as_array().unwrap().len() == 2)
+        .expect("a station offering both services")
+        .clone();
+    let id = both["id"].as_str().unwrap();
+    let path = format!("/api/v1/stations/{id}");
+    let res = app
+        .admin(Method::PATCH, &path)
+        .json(&json!({"services": ["carry_in"], "onsite_radius_km": null, "phone": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (_, st) = app.get_json(&path).await;
+    assert_eq!(st["services"], json!(["carry_in"]));
+    assert!(st["onsite_radius_km"].is_null(), "{st}");
+    assert_eq!(st["phone"], "");
+    assert_eq!(st["name"], both["name"], "untouched fields stay");
+
+    // A technician taken off duty, then `on_duty: null`: back to the default.
+    let (_, techs) = call(
+        &app,
+        Method::GET,
+        "/api/v1/technicians",
+        &s.dispatcher,
+        None,
+    )
+    .await;
+    // One of another station: the one above no longer comes on site.
+    let tech = techs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["station_id"] != id)
+        .unwrap();
+    let tid = tech["id"].as_i64().unwrap();
+    let tpath = format!("/api/v1/technicians/{tid}");
+    let (st, t) = call(
+        &app,
+        Method::PATCH,
+        &tpath,
+        &s.dispatcher,
+        Some(json!({"on_duty": false})),
+    )
+    .await;
+    assert_eq!((st, &t["on_duty"]), (200, &json!(false)), "{t}");
+    let (st, t) = call(
+        &app,
+        Method::PATCH,
+        &tpath,
+        &s.dispatcher,
+        Some(json!({"on_duty": null})),
+    )
+    .await;
+    assert_eq!((st, &t["on_duty"]), (200, &json!(true)), "{t}");
+    // A required field cannot be removed: 400, and nothing changes.
+    let (st, e) = call(
+        &app,
+        Method::PATCH,
+        &tpath,
+        &s.dispatcher,
+        Some(json!({"name": null, "on_duty": false})),
+    )
+    .await;
+    assert_eq!(st, 400, "{e}");
+    let (_, techs) = call(
+        &app,
+        Method::GET,
+        "/api/v1/technicians",
+        &s.dispatcher,
+        None,
+    )
+    .await;
+    let after = techs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == tid)
+        .unwrap();
+    assert_eq!(after["on_duty"], true);
+}
+on_both_backends!(merge_patch_null_removes_optional_fields);
