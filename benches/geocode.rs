@@ -21,7 +21,7 @@ fn bench_geocode(c: &mut Criterion) {
             for q in &queries {
                 black_box(g.geocode(black_box(q)));
             }
-        })
+        });
     });
     group.finish();
 }

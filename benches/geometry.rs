@@ -34,21 +34,21 @@ fn bench(c: &mut Criterion) {
             pts.iter()
                 .map(|p| haversine_by_hand(black_box(origin), *p))
                 .sum::<f64>()
-        })
+        });
     });
     g.bench_function("geo", |b| {
         b.iter(|| {
             pts.iter()
                 .map(|p| Haversine.distance(black_box(origin).point(), p.point()))
                 .sum::<f64>()
-        })
+        });
     });
     g.bench_function("latlon_haversine_m", |b| {
         b.iter(|| {
             pts.iter()
                 .map(|p| black_box(origin).haversine_m(*p))
                 .sum::<f64>()
-        })
+        });
     });
     g.finish();
 
@@ -60,14 +60,14 @@ fn bench(c: &mut Criterion) {
             pts.iter()
                 .filter(|p| black_box(&bbox).contains(**p))
                 .count()
-        })
+        });
     });
     g.bench_function("geo_rect_intersects", |b| {
         b.iter(|| {
             pts.iter()
                 .filter(|p| black_box(&rects).iter().any(|r| r.intersects(&p.point())))
                 .count()
-        })
+        });
     });
     g.finish();
 }

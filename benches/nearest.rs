@@ -136,7 +136,7 @@ fn bench_nearest(c: &mut Criterion, small: &[Arc<Station>], large: &[Arc<Station
             b.iter(|| {
                 i = (i + 1) % QUERIES;
                 black_box(idx.nearest(black_box(queries[i]), K, None, &none).len())
-            })
+            });
         });
     }
     let tree = lonlat_tree(large);
@@ -145,14 +145,14 @@ fn bench_nearest(c: &mut Criterion, small: &[Arc<Station>], large: &[Arc<Station
         b.iter(|| {
             i = (i + 1) % QUERIES;
             black_box(lonlat_nearest(&tree, large, black_box(queries[i])).len())
-        })
+        });
     });
     let mut i = 0;
     g.bench_function("brute_force/520", |b| {
         b.iter(|| {
             i = (i + 1) % QUERIES;
             black_box(brute_nearest(small, black_box(queries[i])))
-        })
+        });
     });
     g.sample_size(10);
     let mut i = 0;
@@ -160,7 +160,7 @@ fn bench_nearest(c: &mut Criterion, small: &[Arc<Station>], large: &[Arc<Station
         b.iter(|| {
             i = (i + 1) % QUERIES;
             black_box(brute_nearest(large, black_box(queries[i])))
-        })
+        });
     });
     g.finish();
 }
@@ -169,7 +169,7 @@ fn bench_bulk_load(c: &mut Criterion, large: &[Arc<Station>]) {
     let mut g = c.benchmark_group("bulk_load");
     g.sample_size(10);
     g.bench_function("index/1M", |b| {
-        b.iter_batched(|| large.to_vec(), StationIndex::new, BatchSize::LargeInput)
+        b.iter_batched(|| large.to_vec(), StationIndex::new, BatchSize::LargeInput);
     });
     g.finish();
 }

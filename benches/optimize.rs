@@ -95,7 +95,7 @@ fn write_instances(dir: &str) {
             "n_jobs": jobs.len(),
             "n_techs": techs.len(),
             "capacities": caps,
-            "edges": edges.iter().map(|e| [e.job as i64, e.tech as i64, e.cost_m]).collect::<Vec<_>>(),
+            "edges": edges.iter().map(|e| [i64::from(e.job), i64::from(e.tech), e.cost_m]).collect::<Vec<_>>(),
             "rust": {
                 "assigned": opt.assignments.len(),
                 "cost_m": opt.total_distance_m,
@@ -133,13 +133,13 @@ fn main() {
         let caps: Vec<u32> = techs.iter().map(|t| t.capacity).collect();
         let mut g = crit.benchmark_group(c.name);
         g.bench_function("solve", |b| {
-            b.iter(|| solve(jobs.len(), &caps, black_box(&edges)))
+            b.iter(|| solve(jobs.len(), &caps, black_box(&edges)));
         });
         g.bench_function("edges_and_solve", |b| {
-            b.iter(|| optimize(black_box(&jobs), &techs))
+            b.iter(|| optimize(black_box(&jobs), &techs));
         });
         g.bench_function("greedy", |b| {
-            b.iter(|| greedy_nearest_first(black_box(&jobs), &techs))
+            b.iter(|| greedy_nearest_first(black_box(&jobs), &techs));
         });
         g.finish();
     }

@@ -40,6 +40,17 @@ impl Fields {
         Self::default()
     }
 
+    /// Runs a validation that records its errors in a collector and builds
+    /// the value with `?` on each part once every part has been checked:
+    /// the value when nothing was recorded, else every error.
+    pub fn collect<T>(build: impl FnOnce(&mut Fields) -> Option<T>) -> Result<T, Vec<FieldError>> {
+        let mut f = Fields::new();
+        match build(&mut f) {
+            Some(v) if f.is_empty() => Ok(v),
+            _ => Err(f.0),
+        }
+    }
+
     /// The value, or `None` with its error recorded.
     pub fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
         match r {

@@ -152,6 +152,10 @@ impl BusinessCalendar {
     }
 
     /// Asia/Shanghai, 09:00-18:00, Monday to Friday, shipped holidays.
+    #[allow(
+        clippy::expect_used,
+        reason = "the embedded policy and calendar are fixed at build time and parsed by the tests"
+    )]
     pub fn china_default() -> Self {
         Self::china(&super::policy::Policy::embedded().calendar)
             .expect("embedded calendar is valid")
@@ -215,7 +219,10 @@ impl BusinessCalendar {
                     return DateTime::<Utc>::MAX_UTC;
                 }
             }
-            day = day.succ_opt().expect("date in range");
+            let Some(next) = day.succ_opt() else {
+                return DateTime::<Utc>::MAX_UTC;
+            };
+            day = next;
         }
     }
 
@@ -238,7 +245,10 @@ impl BusinessCalendar {
                     total += to - from;
                 }
             }
-            day = day.succ_opt().expect("date in range");
+            let Some(next) = day.succ_opt() else {
+                break;
+            };
+            day = next;
         }
         total
     }

@@ -172,101 +172,96 @@ impl JobDraft {
     /// Validates every field; an address is resolved with the gazetteer when
     /// no point is given.
     pub fn validate(self, gaz: &Gazetteer, today: NaiveDate) -> Result<JobInput, Vec<FieldError>> {
-        let mut f = Fields::new();
-        let kind = f.take_as("kind", self.kind.parse::<JobKind>());
-        let customer = Customer::try_from(self.customer)
-            .map_err(|e| f.extend(e))
-            .ok();
-        let product = f.take_as("product", self.product.parse::<Product>());
-        let warranty = warranty_input(
-            &self.purchase_date,
-            &self.request,
-            &self.damage,
-            self.item,
-            &mut f,
-        );
-        let problem = self.problem.trim().to_owned();
-        f.check(
-            problem.chars().count() <= 2000,
-            "problem",
-            "problem is longer than 2000 characters",
-        );
-        let address = self
-            .address
-            .map(|a| a.trim().to_owned())
-            .filter(|a| !a.is_empty());
-        f.check(
-            !address.as_ref().is_some_and(|a| a.chars().count() > 200),
-            "address",
-            "address is longer than 200 characters",
-        );
-        let crs = f
-            .opt("crs", self.crs.as_deref(), str::parse::<Crs>)
-            .unwrap_or_default();
-        let mut division = None;
-        let point = match (self.lat, self.lon, &address) {
-            (Some(lat), Some(lon), _) => f.take(LatLon::new(lat, lon).map(|p| crs.to_wgs84(p))),
-            (None, None, Some(a)) => {
-                let g = gaz.geocode(a);
-                let m = f.take(g.matches.into_iter().next().ok_or_else(|| {
-                    FieldError::new("address", format!("no division of China matches {a:?}"))
-                }));
-                let p = m.as_ref().and_then(|m| LatLon::new(m.lat, m.lon).ok());
-                division = m;
-                p
-            }
-            (None, None, None) => f.take(Err(FieldError::new(
+        Fields::collect(|f| {
+            let kind = f.take_as("kind", self.kind.parse::<JobKind>());
+            let customer = Customer::try_from(self.customer)
+                .map_err(|e| f.extend(e))
+                .ok();
+            let product = f.take_as("product", self.product.parse::<Product>());
+            let warranty = warranty_input(
+                &self.purchase_date,
+                &self.request,
+                &self.damage,
+                self.item,
+                f,
+            );
+            let problem = self.problem.trim().to_owned();
+            f.check(
+                problem.chars().count() <= 2000,
+                "problem",
+                "problem is longer than 2000 characters",
+            );
+            let address = self
+                .address
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty());
+            f.check(
+                address.as_ref().is_none_or(|a| a.chars().count() <= 200),
                 "address",
-                "give the customer's address or lat and lon",
-            ))),
-            _ => f.take(Err(FieldError::new("lat", "lat and lon go together"))),
-        };
-        let station_id = f.opt("station_id", self.station_id.as_deref(), StationId::parse);
-        let slot = match self.slot {
-            None => None,
-            Some(s) => {
-                let date = f.take(parse_date("slot.date", &s.date));
-                let period = f.take(s.period.parse::<Period>().map_err(|_| {
-                    FieldError::new(
-                        "slot.period",
-                        format!("slot.period must be am or pm, got {:?}", s.period.trim()),
-                    )
-                }));
-                if let Some(d) = date {
-                    f.check(
-                        d >= today && d <= today + Duration::days(MAX_SLOT_DAYS),
-                        "slot.date",
-                        format!(
+                "address is longer than 200 characters",
+            );
+            let crs = f
+                .opt("crs", self.crs.as_deref(), str::parse::<Crs>)
+                .unwrap_or_default();
+            let mut division = None;
+            let point = match (self.lat, self.lon, &address) {
+                (Some(lat), Some(lon), _) => f.take(LatLon::new(lat, lon).map(|p| crs.to_wgs84(p))),
+                (None, None, Some(a)) => {
+                    let g = gaz.geocode(a);
+                    let m = f.take(g.matches.into_iter().next().ok_or_else(|| {
+                        FieldError::new("address", format!("no division of China matches {a:?}"))
+                    }));
+                    let p = m.as_ref().and_then(|m| LatLon::new(m.lat, m.lon).ok());
+                    division = m;
+                    p
+                }
+                (None, None, None) => f.take(Err(FieldError::new(
+                    "address",
+                    "give the customer's address or lat and lon",
+                ))),
+                _ => f.take(Err(FieldError::new("lat", "lat and lon go together"))),
+            };
+            let station_id = f.opt("station_id", self.station_id.as_deref(), StationId::parse);
+            let slot = match self.slot {
+                None => None,
+                Some(s) => {
+                    let date = f.take(parse_date("slot.date", &s.date));
+                    let period = f.take(s.period.parse::<Period>().map_err(|_| {
+                        FieldError::new(
+                            "slot.period",
+                            format!("slot.period must be am or pm, got {:?}", s.period.trim()),
+                        )
+                    }));
+                    if let Some(d) = date {
+                        f.check(
+                            d >= today && d <= today + Duration::days(MAX_SLOT_DAYS),
+                            "slot.date",
+                            format!(
                             "slot.date must be from today ({today}) to {MAX_SLOT_DAYS} days ahead"
                         ),
-                    );
+                        );
+                    }
+                    date.zip(period).map(|(date, period)| Slot { date, period })
                 }
-                date.zip(period).map(|(date, period)| Slot { date, period })
-            }
-        };
-        f.check(
-            !(kind == Some(JobKind::CarryIn) && slot.is_some()),
-            "slot",
-            "a slot is booked only for onsite jobs",
-        );
-        let (Some(kind), Some(customer), Some(point), Some(product), Some(warranty)) =
-            (kind, customer, point, product, warranty)
-        else {
-            return Err(f.into_errors());
-        };
-        f.finish()?;
-        Ok(JobInput {
-            kind,
-            customer,
-            point,
-            address,
-            division,
-            product,
-            warranty,
-            problem,
-            station_id,
-            slot,
-            auto_assign: self.auto_assign,
+            };
+            f.check(
+                !(kind == Some(JobKind::CarryIn) && slot.is_some()),
+                "slot",
+                "a slot is booked only for onsite jobs",
+            );
+            Some(JobInput {
+                kind: kind?,
+                customer: customer?,
+                point: point?,
+                address,
+                division,
+                product: product?,
+                warranty: warranty?,
+                problem,
+                station_id,
+                slot,
+                auto_assign: self.auto_assign,
+            })
         })
     }
 }

@@ -401,7 +401,11 @@ impl From<&Technician> for TechnicianDraft {
             id: Some(t.id.value()),
             station_id: t.station_id.to_string(),
             name: t.name.clone(),
-            skills: t.skills.iter().map(|p| p.to_string()).collect(),
+            skills: t
+                .skills
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             daily_capacity: i64::from(t.daily_capacity),
             on_duty: t.on_duty,
         }
@@ -485,7 +489,7 @@ mod tests {
         let d = TechnicianDraft {
             id: Some(0),
             station_id: "bad id".into(),
-            name: "".into(),
+            name: String::new(),
             skills: vec!["teleporter".into()],
             daily_capacity: 21,
             on_duty: true,

@@ -84,8 +84,9 @@ pub struct OptResult {
     pub total_distance_m: i64,
 }
 
+/// One bit per product line; `Product`'s variants are declared in `ALL` order.
 fn product_bit(p: Product) -> u16 {
-    1 << Product::ALL.iter().position(|x| *x == p).expect("in ALL")
+    1 << (p as u16)
 }
 
 /// All feasible (job, technician) pairs. Technicians are sorted by latitude
@@ -417,8 +418,12 @@ impl Flow {
 
 /// Random instances for tests, benchmarks and the OR-Tools comparison:
 /// deterministic for a seed.
+#[allow(
+    clippy::expect_used,
+    reason = "instance generator for tests and benchmarks; its points are in range by construction"
+)]
 pub mod instances {
-    use super::*;
+    use super::{BTreeSet, JobId, LatLon, OptJob, OptTech, Product, TechnicianId, EARTH_RADIUS_M};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -506,7 +511,7 @@ pub mod instances {
                 OptTech {
                     id: TechnicianId::new(i as i64 + 1).expect("positive"),
                     point: p,
-                    radius_m: rng.gen_range(30..=80) as f64 * 1000.0,
+                    radius_m: f64::from(rng.gen_range(30..=80)) * 1000.0,
                     skills,
                     on_duty: rng.gen_bool(0.9),
                     capacity: capacity.unwrap_or_else(|| rng.gen_range(1..=4)),
@@ -699,8 +704,8 @@ mod tests {
             }
         }
         let mut got: Vec<_> = edges.iter().map(|e| (e.job, e.tech, e.cost_m)).collect();
-        got.sort();
-        want.sort();
+        got.sort_unstable();
+        want.sort_unstable();
         assert!(!want.is_empty());
         assert_eq!(got, want);
     }

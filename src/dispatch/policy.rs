@@ -82,6 +82,10 @@ pub struct CarryInPolicy {
 
 impl Policy {
     /// The defaults shipped in `data/policy.json`.
+    #[allow(
+        clippy::expect_used,
+        reason = "the embedded policy is fixed at build time and parsed by the tests"
+    )]
     pub fn embedded() -> Self {
         Self::from_json(EMBEDDED).expect("embedded data/policy.json is valid")
     }

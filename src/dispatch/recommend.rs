@@ -83,7 +83,7 @@ pub struct Recommendation {
 pub fn open_on(station: &Station, day: NaiveDate) -> bool {
     let Some(midnight) = station
         .timezone
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("valid time"))
+        .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
         .earliest()
     else {
         return false;
@@ -107,7 +107,7 @@ pub fn recommend(
                 station_id: s.id.clone(),
                 technician_id: t,
                 reason,
-            })
+            });
         };
         let station_reason = if !s.offers(Service::Onsite) {
             Some(RejectReason::NoOnsite)
@@ -205,8 +205,14 @@ mod tests {
             adcode: serde_json::json!("510703"),
             lat,
             lon: 104.75,
-            services: services.iter().map(|s| s.to_string()).collect(),
-            products: products.iter().map(|s| s.to_string()).collect(),
+            services: services
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
+            products: products
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             opening_hours: hours.into(),
             timezone: "Asia/Shanghai".into(),
             onsite_radius_km: radius,
@@ -220,7 +226,10 @@ mod tests {
             id: Some(id),
             station_id: station.into(),
             name: format!("师傅{id}"),
-            skills: skills.iter().map(|s| s.to_string()).collect(),
+            skills: skills
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             daily_capacity: cap,
             on_duty,
         })
@@ -299,7 +308,8 @@ mod tests {
             .map(|r| {
                 (
                     r.station_id.to_string(),
-                    r.technician_id.map(|t| t.value()),
+                    r.technician_id
+                        .map(super::super::model::TechnicianId::value),
                     r.reason,
                 )
             })

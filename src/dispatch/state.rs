@@ -325,7 +325,7 @@ pub fn apply_with(
     if !from.valid_for(state.kind) {
         return Err(not_allowed());
     }
-    let blank = |r: &Option<String>| r.as_deref().map(str::trim).unwrap_or("").is_empty();
+    let blank = |r: &Option<String>| r.as_deref().map_or("", str::trim).is_empty();
     let status = match (event, from) {
         (JobEvent::Assign { .. }, S::New) if onsite => {
             next.has_technician = true;

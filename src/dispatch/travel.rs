@@ -301,6 +301,10 @@ mod tests {
     }
 
     /// Spawns an OSRM look-alike on 127.0.0.1:0; `mode` picks its behaviour.
+    #[allow(
+        clippy::unused_async,
+        reason = "called like the async servers it stands in for"
+    )]
     async fn fake_osrm(
         mode: &'static str,
         seen: Arc<Mutex<Vec<String>>>,

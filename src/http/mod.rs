@@ -93,6 +93,10 @@ async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError
 /// Any error response that is not already our JSON shape (actix's own
 /// rejections, e.g. a wrong method) is rewritten into it, so clients never
 /// see an HTML or plain-text error.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the signature `ErrorHandlers` expects"
+)]
 fn jsonify_errors<B: actix_web::body::MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {

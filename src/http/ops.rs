@@ -35,6 +35,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// The process-wide Prometheus recorder (a process has one, however many
 /// apps it runs).
+#[allow(
+    clippy::expect_used,
+    reason = "only this function installs a recorder, once per process"
+)]
 pub fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {

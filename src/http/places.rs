@@ -27,7 +27,7 @@ const MAX_QUERY_CHARS: usize = 200;
 #[utoipa::path(tag = "places", params(GeocodeParams), responses((status = 200, body = Geocoded), (status = 400)))]
 #[get("/geocode")]
 async fn geocode(p: web::Query<GeocodeParams>) -> Result<web::Json<Geocoded>, ApiError> {
-    let q = p.q.as_deref().map(str::trim).unwrap_or("");
+    let q = p.q.as_deref().map_or("", str::trim);
     if q.is_empty() {
         return Err(ApiError::bad_request(
             "invalid_input",

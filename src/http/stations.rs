@@ -23,7 +23,7 @@ use crate::network::model::{Station, StationDraft, StationId};
 use crate::network::query::{parse_crs, NearestParams, StationView};
 use crate::network::BBox;
 use crate::network::{Product, Service};
-use crate::places::{Gazetteer, Region};
+use crate::places::{Crs, Gazetteer, Region};
 use crate::store::{self, stations as store_stations};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -217,7 +217,7 @@ async fn list(
                 .body(fc.to_string()))
         }
         "csv" => {
-            let bytes = export::to_csv(page.iter().map(|s| s.as_ref()))
+            let bytes = export::to_csv(page.iter().map(std::convert::AsRef::as_ref))
                 .map_err(|e| ApiError::Internal(e.into()))?;
             let mut res = HttpResponse::Ok();
             res.content_type("text/csv; charset=utf-8");
@@ -285,7 +285,7 @@ async fn write_station(state: &AppState, s: Station, create_only: bool) -> Resul
 fn created(s: &Station) -> HttpResponse {
     HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/stations/{}", s.id)))
-        .json(StationView::new(s, Default::default(), Utc::now()))
+        .json(StationView::new(s, Crs::default(), Utc::now()))
 }
 
 /// Adds a station (admin).
@@ -334,7 +334,7 @@ async fn replace(
     if was_created {
         Ok(created(&s))
     } else {
-        Ok(HttpResponse::Ok().json(StationView::new(&s, Default::default(), Utc::now())))
+        Ok(HttpResponse::Ok().json(StationView::new(&s, Crs::default(), Utc::now())))
     }
 }
 
@@ -372,7 +372,7 @@ async fn patch_one(
     let s = validate(draft)?;
     write_station(&state, s.clone(), false).await?;
     tracing::info!(station = %s.id, token = %caller.token_id, "station patched");
-    Ok(HttpResponse::Ok().json(StationView::new(&s, Default::default(), Utc::now())))
+    Ok(HttpResponse::Ok().json(StationView::new(&s, Crs::default(), Utc::now())))
 }
 
 /// Removes a station (admin).

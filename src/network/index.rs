@@ -280,6 +280,7 @@ impl StationIndex {
     /// inserts after removals tripped an internal assertion of rstar 0.12
     /// under the property tests, and a fresh bulk load is also the better
     /// tree for queries.
+    #[must_use]
     pub fn with_upserted(&self, s: Arc<Station>) -> Self {
         let mut by_id = self.by_id.clone();
         match self.position(&s.id) {
@@ -290,6 +291,7 @@ impl StationIndex {
     }
 
     /// A new snapshot without the station `id` (unchanged if it is absent).
+    #[must_use]
     pub fn with_removed(&self, id: &StationId) -> Self {
         let mut by_id = self.by_id.clone();
         if let Ok(i) = self.position(id) {
@@ -485,7 +487,10 @@ mod tests {
                 lat,
                 lon,
                 services,
-                products: products.iter().map(|p| p.to_string()).collect(),
+                products: products
+                    .iter()
+                    .map(std::string::ToString::to_string)
+                    .collect(),
                 opening_hours: "Mo-Fr 09:00-18:00".into(),
                 timezone: "Asia/Shanghai".into(),
                 onsite_radius_km: onsite.then_some(30.0),

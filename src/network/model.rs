@@ -110,7 +110,11 @@ impl OpeningHours {
             ));
         }
         let cache = PARSED.get_or_init(Default::default);
-        if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(raw) {
+        if let Some(hit) = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(raw)
+        {
             return Ok(Self(hit.clone()));
         }
         let parsed = raw.parse::<opening_hours::OpeningHours>().map_err(|e| {
@@ -123,7 +127,9 @@ impl OpeningHours {
             raw: raw.to_owned(),
             parsed,
         });
-        let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= HOURS_CACHE_LIMIT {
             map.clear();
         }
@@ -269,129 +275,97 @@ impl TryFrom<StationDraft> for Station {
     type Error = Vec<FieldError>;
 
     fn try_from(d: StationDraft) -> Result<Self, Self::Error> {
-        let mut f = Fields::new();
-        let id = f.take(StationId::parse(d.id.trim()));
-        let name = f.take(text("name", &d.name, 120, true));
-        let province = f.take(text("province", &d.province, 40, false));
-        let city = f.take(text("city", &d.city, 40, false));
-        let address = f.take(text("address", &d.address, 200, false));
-        let phone = f.take(text("phone", &d.phone, 40, false));
-        let adcode = f.take(Adcode::from_json(&d.adcode));
-        let location = f.take(LatLon::new(d.lat, d.lon));
-        let services: Option<BTreeSet<Service>> = f.take_as(
-            "services",
-            d.services.iter().map(|s| s.parse::<Service>()).collect(),
-        );
-        let products: Option<BTreeSet<Product>> = f.take_as(
-            "products",
-            d.products.iter().map(|s| s.parse::<Product>()).collect(),
-        );
-        f.check(
-            !services.as_ref().is_some_and(BTreeSet::is_empty),
-            "services",
-            "at least one service is required",
-        );
-        f.check(
-            !products.as_ref().is_some_and(BTreeSet::is_empty),
-            "products",
-            "at least one product is required",
-        );
-        let opening_hours = f.take(OpeningHours::parse(&d.opening_hours));
-        let timezone = f.take(d.timezone.trim().parse::<chrono_tz::Tz>().map_err(|_| {
-            FieldError::new(
-                "timezone",
-                format!("unknown IANA time zone {:?}", d.timezone),
-            )
-        }));
-        let onsite = services
-            .as_ref()
-            .is_some_and(|s| s.contains(&Service::Onsite));
-        let onsite_radius_km = match (onsite, d.onsite_radius_km) {
-            (true, Some(r)) if r.is_finite() && r > 0.0 && r <= 500.0 => Some(r),
-            (true, Some(r)) => f.take(Err(FieldError::new(
-                "onsite_radius_km",
-                format!("onsite_radius_km must be in (0, 500], got {r}"),
-            ))),
-            (true, None) => f.take(Err(FieldError::new(
-                "onsite_radius_km",
-                "a station offering onsite repair needs onsite_radius_km",
-            ))),
-            (false, Some(_)) => f.take(Err(FieldError::new(
-                "onsite_radius_km",
-                "onsite_radius_km is only allowed with the onsite service",
-            ))),
-            (false, None) => None,
-        };
-        let region = match (&d.region, adcode) {
-            (Some(r), Some(a)) if !r.trim().is_empty() => f.take_as(
-                "region",
-                r.parse::<Region>().and_then(|reg| {
-                    if Region::of_adcode(a) == Some(reg) {
-                        Ok(reg)
-                    } else {
-                        Err(FieldError::new(
-                            "region",
-                            format!("region {reg} does not contain adcode {a}"),
-                        ))
-                    }
-                }),
-            ),
-            (_, Some(a)) => f.take(Region::of_adcode(a).ok_or_else(|| {
+        Fields::collect(|f| {
+            let id = f.take(StationId::parse(d.id.trim()));
+            let name = f.take(text("name", &d.name, 120, true));
+            let province = f.take(text("province", &d.province, 40, false));
+            let city = f.take(text("city", &d.city, 40, false));
+            let address = f.take(text("address", &d.address, 200, false));
+            let phone = f.take(text("phone", &d.phone, 40, false));
+            let adcode = f.take(Adcode::from_json(&d.adcode));
+            let location = f.take(LatLon::new(d.lat, d.lon));
+            let services: Option<BTreeSet<Service>> = f.take_as(
+                "services",
+                d.services.iter().map(|s| s.parse::<Service>()).collect(),
+            );
+            let products: Option<BTreeSet<Product>> = f.take_as(
+                "products",
+                d.products.iter().map(|s| s.parse::<Product>()).collect(),
+            );
+            f.check(
+                !services.as_ref().is_some_and(BTreeSet::is_empty),
+                "services",
+                "at least one service is required",
+            );
+            f.check(
+                !products.as_ref().is_some_and(BTreeSet::is_empty),
+                "products",
+                "at least one product is required",
+            );
+            let opening_hours = f.take(OpeningHours::parse(&d.opening_hours));
+            let timezone = f.take(d.timezone.trim().parse::<chrono_tz::Tz>().map_err(|_| {
                 FieldError::new(
-                    "adcode",
-                    format!("adcode {a} is not in a mainland service region"),
+                    "timezone",
+                    format!("unknown IANA time zone {:?}", d.timezone),
                 )
-            })),
-            (_, None) => None,
-        };
-        let (
-            Some(id),
-            Some(name),
-            Some(province),
-            Some(city),
-            Some(adcode),
-            Some(region),
-            Some(address),
-            Some(phone),
-            Some(location),
-            Some(services),
-            Some(products),
-            Some(opening_hours),
-            Some(timezone),
-        ) = (
-            id,
-            name,
-            province,
-            city,
-            adcode,
-            region,
-            address,
-            phone,
-            location,
-            services,
-            products,
-            opening_hours,
-            timezone,
-        )
-        else {
-            return Err(f.into_errors());
-        };
-        f.finish()?;
-        Ok(Station {
-            id,
-            name,
-            province,
-            city,
-            adcode,
-            region,
-            address,
-            phone,
-            location,
-            services,
-            products,
-            opening_hours,
-            timezone,
-            onsite_radius_km,
+            }));
+            let onsite = services
+                .as_ref()
+                .is_some_and(|s| s.contains(&Service::Onsite));
+            let onsite_radius_km = match (onsite, d.onsite_radius_km) {
+                (true, Some(r)) if r.is_finite() && r > 0.0 && r <= 500.0 => Some(r),
+                (true, Some(r)) => f.take(Err(FieldError::new(
+                    "onsite_radius_km",
+                    format!("onsite_radius_km must be in (0, 500], got {r}"),
+                ))),
+                (true, None) => f.take(Err(FieldError::new(
+                    "onsite_radius_km",
+                    "a station offering onsite repair needs onsite_radius_km",
+                ))),
+                (false, Some(_)) => f.take(Err(FieldError::new(
+                    "onsite_radius_km",
+                    "onsite_radius_km is only allowed with the onsite service",
+                ))),
+                (false, None) => None,
+            };
+            let region = match (&d.region, adcode) {
+                (Some(r), Some(a)) if !r.trim().is_empty() => f.take_as(
+                    "region",
+                    r.parse::<Region>().and_then(|reg| {
+                        if Region::of_adcode(a) == Some(reg) {
+                            Ok(reg)
+                        } else {
+                            Err(FieldError::new(
+                                "region",
+                                format!("region {reg} does not contain adcode {a}"),
+                            ))
+                        }
+                    }),
+                ),
+                (_, Some(a)) => f.take(Region::of_adcode(a).ok_or_else(|| {
+                    FieldError::new(
+                        "adcode",
+                        format!("adcode {a} is not in a mainland service region"),
+                    )
+                })),
+                (_, None) => None,
+            };
+            Some(Station {
+                id: id?,
+                name: name?,
+                province: province?,
+                city: city?,
+                adcode: adcode?,
+                region: region?,
+                address: address?,
+                phone: phone?,
+                location: location?,
+                services: services?,
+                products: products?,
+                opening_hours: opening_hours?,
+                timezone: timezone?,
+                onsite_radius_km,
+            })
         })
     }
 }
@@ -409,8 +383,16 @@ impl From<&Station> for StationDraft {
             phone: s.phone.clone(),
             lat: s.location.lat,
             lon: s.location.lon,
-            services: s.services.iter().map(|v| v.to_string()).collect(),
-            products: s.products.iter().map(|v| v.to_string()).collect(),
+            services: s
+                .services
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
+            products: s
+                .products
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             opening_hours: s.opening_hours.as_str().to_owned(),
             timezone: s.timezone.name().to_owned(),
             onsite_radius_km: s.onsite_radius_km,

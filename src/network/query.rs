@@ -201,20 +201,17 @@ impl NearestParams {
             }
             (None, None, Some(addr)) => {
                 let g = gaz.geocode(addr);
-                match g.matches.into_iter().next() {
-                    Some(m) => {
-                        let p = LatLon::new(m.lat, m.lon).ok();
-                        remainder = Some(g.remainder).filter(|r| !r.is_empty());
-                        division = Some(m);
-                        p
-                    }
-                    None => {
-                        errs.push(FieldError::new(
-                            "address",
-                            format!("no division of China matches {addr:?}"),
-                        ));
-                        None
-                    }
+                if let Some(m) = g.matches.into_iter().next() {
+                    let p = LatLon::new(m.lat, m.lon).ok();
+                    remainder = Some(g.remainder).filter(|r| !r.is_empty());
+                    division = Some(m);
+                    p
+                } else {
+                    errs.push(FieldError::new(
+                        "address",
+                        format!("no division of China matches {addr:?}"),
+                    ));
+                    None
                 }
             }
             (None, None, None) => {

@@ -82,6 +82,8 @@ pub enum GazetteerError {
     Row { line: usize, message: String },
     #[error("missing header `adcode,name,longitude,latitude`")]
     Header,
+    #[error("the name index cannot be built: {0}")]
+    Index(#[from] aho_corasick::BuildError),
 }
 
 /// Province-level units whose districts have no prefecture level of their own.
@@ -99,6 +101,10 @@ static EMBEDDED: OnceLock<Gazetteer> = OnceLock::new();
 
 impl Gazetteer {
     /// The gazetteer built into the binary.
+    #[allow(
+        clippy::expect_used,
+        reason = "the embedded file is fixed at build time and parsed by the tests"
+    )]
     pub fn embedded() -> &'static Gazetteer {
         EMBEDDED.get_or_init(|| {
             Gazetteer::from_csv(include_str!("../../data/cn-divisions/adcodes.csv"))
@@ -197,7 +203,7 @@ impl Gazetteer {
             .enumerate()
             .map(|(i, d)| (d.adcode, i))
             .collect();
-        let index = Index::build(&divisions);
+        let index = Index::build(&divisions)?;
         Ok(Gazetteer {
             divisions,
             by_code,

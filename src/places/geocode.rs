@@ -95,7 +95,7 @@ fn pinyin_keys(name: &str) -> Vec<(String, bool)> {
             return Vec::new();
         };
         let mut readings: Vec<&str> = Vec::new();
-        for r in multi.into_iter().map(|p| p.plain()) {
+        for r in multi.into_iter().map(pinyin::Pinyin::plain) {
             if !readings.contains(&r) {
                 readings.push(r);
             }
@@ -127,7 +127,7 @@ const EXONYMS: [(&str, &str); 8] = [
 ];
 
 impl Index {
-    pub(crate) fn build(divisions: &[Division]) -> Index {
+    pub(crate) fn build(divisions: &[Division]) -> Result<Index, aho_corasick::BuildError> {
         let mut han: HashMap<String, Vec<KeyTarget>> = HashMap::new();
         let mut latin: HashMap<String, Vec<KeyTarget>> = HashMap::new();
         for (i, d) in divisions.iter().enumerate() {
@@ -169,14 +169,14 @@ impl Index {
                 push_unique(latin.entry(romanised.to_owned()).or_default(), target);
             }
         }
-        let (han, han_targets) = automaton(han);
-        let (latin, latin_targets) = automaton(latin);
-        Index {
+        let (han, han_targets) = automaton(han)?;
+        let (latin, latin_targets) = automaton(latin)?;
+        Ok(Index {
             han,
             han_targets,
             latin,
             latin_targets,
-        }
+        })
     }
 }
 
@@ -189,13 +189,14 @@ fn push_unique(v: &mut Vec<KeyTarget>, t: KeyTarget) {
     }
 }
 
-fn automaton(keys: HashMap<String, Vec<KeyTarget>>) -> (AhoCorasick, Vec<Vec<KeyTarget>>) {
+fn automaton(
+    keys: HashMap<String, Vec<KeyTarget>>,
+) -> Result<(AhoCorasick, Vec<Vec<KeyTarget>>), aho_corasick::BuildError> {
     let (patterns, targets): (Vec<String>, Vec<Vec<KeyTarget>>) = keys.into_iter().unzip();
     let ac = AhoCorasickBuilder::new()
         .match_kind(MatchKind::Standard)
-        .build(&patterns)
-        .expect("division keys build an automaton");
-    (ac, targets)
+        .build(&patterns)?;
+    Ok((ac, targets))
 }
 
 /// A query normalised for matching: the kept characters, the byte offset of
@@ -427,15 +428,16 @@ impl Gazetteer {
             .iter()
             .take(ties.max(5))
             .filter(|c| c.score >= 0.5 * top.score)
-            .map(|c| {
+            .filter_map(|c| {
                 let d = self.division(c.division);
                 let share = if (c.score - top.score).abs() < 1e-9 {
                     ties as f64
                 } else {
                     1.0
                 };
-                let p = d.location.expect("only located divisions are indexed");
-                GeoMatch {
+                // Only located divisions are indexed; a match needs a point.
+                let p = d.location?;
+                Some(GeoMatch {
                     adcode: d.adcode,
                     level: d.level,
                     province: d.province.clone(),
@@ -445,7 +447,7 @@ impl Gazetteer {
                     lat: p.lat,
                     lon: p.lon,
                     confidence: (1.0 - (-c.score.max(0.0) / 3.0).exp()) / share,
-                }
+                })
             })
             .collect();
         let remainder = match n.chars.get(top.end) {
@@ -528,7 +530,7 @@ mod tests {
             .take_while(|m| (m.confidence - r.matches[0].confidence).abs() < 1e-9)
             .map(|m| m.adcode.value())
             .collect();
-        codes.sort();
+        codes.sort_unstable();
         assert_eq!(codes, vec![320106, 320302, 350102, 410204]);
         let r = g().geocode("南京鼓楼");
         assert!(!r.ambiguous);

@@ -108,7 +108,7 @@ impl FromStr for Region {
                     "region",
                     format!(
                         "unknown region {s:?}; expected one of: {}",
-                        Region::ALL.map(|r| r.code()).join(", ")
+                        Region::ALL.map(Region::code).join(", ")
                     ),
                 )
             })

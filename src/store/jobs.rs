@@ -76,130 +76,92 @@ fn date(field: &str, s: &str) -> Result<NaiveDate, FieldError> {
 impl TryFrom<JobRow> for Job {
     type Error = StoreError;
     fn try_from(r: JobRow) -> Result<Job> {
-        let mut f = Fields::new();
         let id = JobId(r.id);
-        let code = f.take(JobCode::parse(&r.code));
-        let kind = f.take_as("kind", r.kind.parse::<JobKind>());
-        let state = f.take(json_field::<JobState>("state", &r.state));
-        if let (Some(st), Ok(status)) = (&state, r.status.parse::<JobStatus>()) {
-            f.check(
-                st.status == status,
-                "status",
-                format!("status {} disagrees with the state", r.status),
-            );
-        } else {
-            f.check(false, "status", format!("unknown status {:?}", r.status));
-        }
-        let region = r
-            .region
-            .as_deref()
-            .and_then(|v| f.take_as("region", v.parse::<Region>()));
-        let division_adcode = r
-            .division_adcode
-            .as_deref()
-            .and_then(|v| f.take(Adcode::parse(v)));
-        let station_id = r
-            .station_id
-            .as_deref()
-            .and_then(|v| f.take_as("station_id", StationId::parse(v)));
-        let technician_id = r
-            .technician_id
-            .and_then(|v| f.take_as("technician_id", TechnicianId::new(v)));
-        let booked_day = r
-            .booked_day
-            .as_deref()
-            .and_then(|v| f.take(date("booked_day", v)));
-        let slot_period = r
-            .slot_period
-            .as_deref()
-            .and_then(|v| f.take_as("slot_period", v.parse::<Period>()));
-        let customer = f.take(
-            Customer::try_from(CustomerDraft {
+        Fields::collect(|f| {
+            let code = f.take(JobCode::parse(&r.code));
+            let kind = f.take_as("kind", r.kind.parse::<JobKind>());
+            let state = f.take(json_field::<JobState>("state", &r.state));
+            if let (Some(st), Ok(status)) = (&state, r.status.parse::<JobStatus>()) {
+                f.check(
+                    st.status == status,
+                    "status",
+                    format!("status {} disagrees with the state", r.status),
+                );
+            } else {
+                f.check(false, "status", format!("unknown status {:?}", r.status));
+            }
+            let region = r
+                .region
+                .as_deref()
+                .and_then(|v| f.take_as("region", v.parse::<Region>()));
+            let division_adcode = r
+                .division_adcode
+                .as_deref()
+                .and_then(|v| f.take(Adcode::parse(v)));
+            let station_id = r
+                .station_id
+                .as_deref()
+                .and_then(|v| f.take_as("station_id", StationId::parse(v)));
+            let technician_id = r
+                .technician_id
+                .and_then(|v| f.take_as("technician_id", TechnicianId::new(v)));
+            let booked_day = r
+                .booked_day
+                .as_deref()
+                .and_then(|v| f.take(date("booked_day", v)));
+            let slot_period = r
+                .slot_period
+                .as_deref()
+                .and_then(|v| f.take_as("slot_period", v.parse::<Period>()));
+            let customer = Customer::try_from(CustomerDraft {
                 name: r.customer_name,
                 phone: r.customer_phone,
                 tier: Some(r.tier),
             })
-            .map_err(|errs| {
-                FieldError::new(
-                    "customer",
-                    errs.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            }),
-        );
-        let point = f.take(LatLon::new(r.lat, r.lon));
-        let product = f.take_as("product", r.product.parse());
-        let purchase_date = f.take(date("purchase_date", &r.purchase_date));
-        let request = f.take_as("request", r.request.parse());
-        let damage = f.take_as("damage", r.damage.parse());
-        let item = f.take(json_field::<ItemCondition>("item", &r.item));
-        let warranty = f.take(json_field("warranty", &r.warranty));
-        let (
-            Some(code),
-            Some(kind),
-            Some(state),
-            Some(customer),
-            Some(point),
-            Some(product),
-            Some(purchase_date),
-            Some(request),
-            Some(damage),
-            Some(item),
-            Some(warranty),
-        ) = (
-            code,
-            kind,
-            state,
-            customer,
-            point,
-            product,
-            purchase_date,
-            request,
-            damage,
-            item,
-            warranty,
-        )
-        else {
-            return Err(StoreError::corrupt(&format!("job {id}"), &f.into_errors()));
-        };
-        if !f.is_empty() {
-            return Err(StoreError::corrupt(&format!("job {id}"), &f.into_errors()));
-        }
-        Ok(Job {
-            id,
-            code,
-            kind,
-            state,
-            version: r.version,
-            region,
-            division_adcode,
-            station_id,
-            technician_id,
-            booked_day,
-            slot_period,
-            distance_m: r.distance_m,
-            eta_minutes: r.eta_minutes,
-            customer,
-            address: r.address,
-            point,
-            product,
-            warranty_input: WarrantyInput {
-                purchase_date,
-                request,
-                damage,
-                item,
-            },
-            problem: r.problem,
-            warranty,
-            due_at: r.due_at,
-            first_visit_due_at: r.first_visit_due_at,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            idempotency_key: r.idempotency_key,
-            request_hash: r.request_hash,
+            .map_err(|errs| f.extend(errs))
+            .ok();
+            let point = f.take(LatLon::new(r.lat, r.lon));
+            let product = f.take_as("product", r.product.parse());
+            let purchase_date = f.take(date("purchase_date", &r.purchase_date));
+            let request = f.take_as("request", r.request.parse());
+            let damage = f.take_as("damage", r.damage.parse());
+            let item = f.take(json_field::<ItemCondition>("item", &r.item));
+            let warranty = f.take(json_field("warranty", &r.warranty));
+            Some(Job {
+                id,
+                code: code?,
+                kind: kind?,
+                state: state?,
+                version: r.version,
+                region,
+                division_adcode,
+                station_id,
+                technician_id,
+                booked_day,
+                slot_period,
+                distance_m: r.distance_m,
+                eta_minutes: r.eta_minutes,
+                customer: customer?,
+                address: r.address,
+                point: point?,
+                product: product?,
+                warranty_input: WarrantyInput {
+                    purchase_date: purchase_date?,
+                    request: request?,
+                    damage: damage?,
+                    item: item?,
+                },
+                problem: r.problem,
+                warranty: warranty?,
+                due_at: r.due_at,
+                first_visit_due_at: r.first_visit_due_at,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+                idempotency_key: r.idempotency_key,
+                request_hash: r.request_hash,
+            })
         })
+        .map_err(|errs| StoreError::corrupt(&format!("job {id}"), &errs))
     }
 }
 
@@ -359,9 +321,9 @@ pub async fn write(db: &Db, w: &JobWrite<'_>) -> Result<Booked<Written>> {
                 let j = job;
                 let id: i64 = sqlx::query_scalar(&insert_sql)
                     .bind(j.code.as_str()).bind(j.kind.as_str()).bind(&status).bind(&state).bind(1_i64)
-                    .bind(j.region.map(|r| r.code())).bind(j.division_adcode.map(|a| a.to_string()))
+                    .bind(j.region.map(super::super::places::region::Region::code)).bind(j.division_adcode.map(|a| a.to_string()))
                     .bind(j.station_id.as_ref().map(StationId::as_str)).bind(j.technician_id.map(TechnicianId::value))
-                    .bind(j.booked_day.map(|d| d.to_string())).bind(j.slot_period.map(|p| p.as_str()))
+                    .bind(j.booked_day.map(|d| d.to_string())).bind(j.slot_period.map(super::super::dispatch::intake::Period::as_str))
                     .bind(j.distance_m).bind(j.eta_minutes)
                     .bind(&j.customer.name).bind(j.customer.phone.as_str()).bind(j.customer.tier.as_str())
                     .bind(&j.address).bind(j.point.lat).bind(j.point.lon).bind(j.product.as_str())

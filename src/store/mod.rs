@@ -225,7 +225,7 @@ impl Db {
         let turn = TURNS
             .get_or_init(Default::default)
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(key)
             .or_default()
             .clone();
@@ -246,7 +246,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        on_db!(self, p => p.close().await)
+        on_db!(self, p => p.close().await);
     }
 
     /// The directory version, bumped by every committed directory write.
