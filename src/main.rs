@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use repairnet::auth::{hash_token, new_token, Role};
+use repairnet::auth::{check_role_scope, hash_token, new_token, scope_from_flags, Role};
 use repairnet::config::{Settings, DEFAULT_DATABASE_URL};
 use repairnet::network::{export, import, query::NearestParams};
 use repairnet::places::{Crs, Gazetteer};
@@ -105,10 +105,35 @@ enum Command {
 enum TokenCommand {
     /// Create a token; it is printed once and stored only as a hash.
     Create {
+        /// agent, dispatcher, technician, manager, parts or admin.
         #[arg(long)]
         role: String,
+        /// A name for lists (who or what holds the token).
         #[arg(long, default_value = "")]
         label: String,
+        /// Limit the token to one region (e.g. southwest).
+        #[arg(long)]
+        region: Option<String>,
+        /// Limit the token to one station.
+        #[arg(long)]
+        station: Option<String>,
+        /// Bind a technician token to its technician (required for that role).
+        #[arg(long)]
+        technician: Option<i64>,
+        /// The token stops working after this many days.
+        #[arg(long)]
+        expires_days: Option<u32>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Revoke a token by its id (from `token list`).
+    Revoke {
+        id: String,
         #[command(flatten)]
         db: DbArg,
     },
@@ -278,16 +303,68 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Token {
-            command: TokenCommand::Create { role, label, db },
+            command:
+                TokenCommand::Create {
+                    role,
+                    label,
+                    region,
+                    station,
+                    technician,
+                    expires_days,
+                    db,
+                },
         } => {
-            let role: Role = role
-                .parse()
-                .map_err(|e: repairnet::basic::FieldError| anyhow::anyhow!(e.message))?;
+            let message = |e: repairnet::basic::FieldError| anyhow::anyhow!(e.message);
+            let role: Role = role.parse().map_err(message)?;
+            let scope = scope_from_flags(region.as_deref(), station.as_deref(), technician)
+                .map_err(message)?;
+            check_role_scope(role, &scope).map_err(message)?;
             let db = open_db(&db.url).await?;
             let token = new_token();
-            store::tokens::insert(&db, &hash_token(&token), role.as_str(), &label).await?;
+            let hash = hash_token(&token);
+            let expires_at =
+                expires_days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
+            let id = store::tokens::insert(
+                &db,
+                &store::tokens::NewToken {
+                    hash: &hash,
+                    role,
+                    scope: scope.clone(),
+                    label: &label,
+                    expires_at,
+                },
+            )
+            .await?;
             println!("{token}");
-            eprintln!("created a {role} token; it is shown only this once");
+            eprintln!("created a {role} token ({scope}), id {id}; it is shown only this once");
+        }
+        Command::Token {
+            command: TokenCommand::List { db },
+        } => {
+            let db = open_db(&db.url).await?;
+            println!("id\trole\tscope\tlabel\tcreated_at\texpires_at\trevoked");
+            for t in store::tokens::list(&db).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.role,
+                    t.scope,
+                    t.label,
+                    t.created_at.to_rfc3339(),
+                    t.expires_at.map(|e| e.to_rfc3339()).unwrap_or_default(),
+                    t.revoked
+                );
+            }
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { id, db },
+        } => {
+            let db = open_db(&db.url).await?;
+            match store::tokens::revoke(&db, &id).await {
+                Ok(()) => eprintln!("revoked token {id}"),
+                Err(store::StoreError::NotFound) => anyhow::bail!("no token {id}"),
+                Err(e) => return Err(e.into()),
+            }
         }
         Command::DemoData { out, seed } => {
             let net = repairnet::network::demo::generate(Gazetteer::embedded(), seed);

@@ -4,6 +4,9 @@
 //! shape the answer; this is the one file of `dispatch` that touches the
 //! store and the station index.
 //!
+//! Every use case acts for a [`Principal`]: what lies outside its token's
+//! scope answers as if it did not exist (404), checked here and nowhere else.
+//!
 //! Every change to a job goes through [`DispatchService::commit`], which
 //! writes the job, its audit entries (and capacity) in one transaction and
 //! returns the committed [`Change`]s: the single hook for the change feed,
@@ -28,6 +31,7 @@ use super::state::{self, FlowRules, JobEvent, JobState, JobStatus, TransitionErr
 use super::view::{job_view, JobView};
 use super::warranty::{self, WarrantyDecision, WarrantyInput};
 use super::DispatchContext;
+use crate::auth::{Principal, Role, Scope};
 use crate::basic::{merge_patch, Clock, FieldError, LatLon};
 use crate::network::{Product, Service, SharedIndex, Station, StationId};
 use crate::places::{Gazetteer, GeoMatch, Region};
@@ -50,6 +54,9 @@ pub enum DispatchError {
     BadRequest { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
+    /// The role may not do this to an object it can see.
+    #[error("{0}")]
+    Forbidden(String),
     /// The job's state or a concurrent change refuses the request.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -215,21 +222,42 @@ impl DispatchService {
         Ok(out)
     }
 
-    /// A job by its id or its code; 404 otherwise.
-    pub async fn find_job(&self, key: &str) -> Result<Job> {
+    /// A job by its id or its code within `who`'s scope; 404 otherwise.
+    pub async fn find_job(&self, who: &Principal, key: &str) -> Result<Job> {
         let not_found = || DispatchError::NotFound(format!("no job {key}"));
-        if let Ok(id) = key.parse::<i64>() {
-            return store_jobs::get(&self.db, JobId(id))
+        let job = if let Ok(id) = key.parse::<i64>() {
+            store_jobs::get(&self.db, JobId(id))
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound => not_found(),
                     other => other.into(),
-                });
+                })?
+        } else {
+            let code = JobCode::parse(key).map_err(|_| not_found())?;
+            store_jobs::by_code(&self.db, &code)
+                .await?
+                .ok_or_else(not_found)?
+        };
+        if sees_job(&who.scope, &job) {
+            Ok(job)
+        } else {
+            Err(not_found())
         }
-        let code = JobCode::parse(key).map_err(|_| not_found())?;
-        store_jobs::by_code(&self.db, &code)
-            .await?
-            .ok_or_else(not_found)
+    }
+
+    /// The region of a station in the index (None when it is gone).
+    fn station_region(&self, id: &StationId) -> Option<Region> {
+        self.index.load().get(id).map(|s| s.region)
+    }
+
+    fn sees_technician(&self, scope: &Scope, t: &Technician) -> bool {
+        match scope {
+            Scope::All => true,
+            Scope::Technician(id) => *id == t.id,
+            other => self
+                .station_region(&t.station_id)
+                .is_some_and(|r| other.sees_technician(t.id, &t.station_id, r)),
+        }
     }
 
     /// The read model of a job as it is now.
@@ -244,15 +272,21 @@ impl DispatchService {
     }
 
     /// One job's read model by id or code.
-    pub async fn get_job(&self, key: &str) -> Result<JobView> {
-        let job = self.find_job(key).await?;
+    pub async fn get_job(&self, who: &Principal, key: &str) -> Result<JobView> {
+        let job = self.find_job(who, key).await?;
         self.view(job).await
     }
 
     /// Jobs matching `q`, one page; SLA risk is computed, not stored, so an
     /// at-risk listing scans pages until it has enough.
-    pub async fn list_jobs(&self, q: &JobQuery) -> Result<JobPage> {
+    pub async fn list_jobs(&self, who: &Principal, q: &JobQuery) -> Result<JobPage> {
         let limit = q.filter.limit.max(1);
+        let Some(scoped) = within_scope(&who.scope, &q.filter) else {
+            return Ok(JobPage {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        };
         let now = self.now();
         let mut items = Vec::new();
         let mut after_id = q.filter.after_id;
@@ -261,7 +295,7 @@ impl DispatchService {
             let f = JobFilter {
                 after_id,
                 limit: if q.at_risk_only { 500 } else { limit + 1 },
-                ..q.filter.clone()
+                ..scoped.clone()
             };
             let jobs = store_jobs::list(&self.db, &f).await?;
             let exhausted = (jobs.len() as i64) < f.limit;
@@ -340,8 +374,8 @@ impl DispatchService {
     }
 
     /// The recommendation for an existing job, on its booked day or today.
-    pub async fn job_recommendation(&self, key: &str) -> Result<Recommendation> {
-        let job = self.find_job(key).await?;
+    pub async fn job_recommendation(&self, who: &Principal, key: &str) -> Result<Recommendation> {
+        let job = self.find_job(who, key).await?;
         let day = job.booked_day.unwrap_or_else(|| self.today());
         self.recommendation(job.point, job.product, day).await
     }
@@ -385,7 +419,13 @@ impl DispatchService {
     /// Opens an on-site or carry-in job from a request body. With an
     /// idempotency key, a retry of the same body returns the first job and
     /// a different body under the same key is refused.
-    pub async fn open_job(&self, actor: &str, body: Value, key: Option<String>) -> Result<Opened> {
+    pub async fn open_job(
+        &self,
+        who: &Principal,
+        body: Value,
+        key: Option<String>,
+    ) -> Result<Opened> {
+        let actor = who.token_id.as_str();
         let hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
         if let Some(k) = &key {
             if let Some(job) = store_jobs::by_idempotency_key(&self.db, k).await? {
@@ -588,18 +628,18 @@ impl DispatchService {
     /// required then).
     pub async fn assign(
         &self,
-        actor: &str,
+        who: &Principal,
         key: &str,
         technician_id: i64,
         reason: Option<String>,
     ) -> Result<JobView> {
-        let job = self.find_job(key).await?;
+        let actor = who.token_id.as_str();
+        let job = self.find_job(who, key).await?;
         let tech_id = TechnicianId::new(technician_id).map_err(|e| e.under("technician_id"))?;
+        let no_tech = || invalid("technician_id", format!("no technician {tech_id}"));
         let tech = match store_techs::get(&self.db, tech_id).await {
-            Ok(t) => t,
-            Err(StoreError::NotFound) => {
-                return Err(invalid("technician_id", format!("no technician {tech_id}")))
-            }
+            Ok(t) if self.sees_technician(&who.scope, &t) => t,
+            Ok(_) | Err(StoreError::NotFound) => return Err(no_tech()),
             Err(e) => return Err(e.into()),
         };
         if job.technician_id == Some(tech_id) {
@@ -721,7 +761,8 @@ impl DispatchService {
     }
 
     /// Posts a state change to a job; impossible transitions are conflicts.
-    pub async fn post_event(&self, actor: &str, key: &str, body: Value) -> Result<JobView> {
+    pub async fn post_event(&self, who: &Principal, key: &str, body: Value) -> Result<JobView> {
+        let actor = who.token_id.as_str();
         let event: JobEvent =
             serde_json::from_value(body).map_err(|e| DispatchError::BadRequest {
                 code: "invalid_event",
@@ -733,7 +774,19 @@ impl DispatchService {
                 message: "assign through POST /api/v1/jobs/{id}/assign".into(),
             });
         }
-        let job = self.find_job(key).await?;
+        let job = self.find_job(who, key).await?;
+        // A technician reports the visit; everything else is the dispatcher's.
+        if who.role == Role::Technician
+            && !matches!(
+                event,
+                JobEvent::EnRoute | JobEvent::OnSite | JobEvent::Repaired
+            )
+        {
+            return Err(DispatchError::Forbidden(format!(
+                "a technician posts en_route, on_site and repaired, not {}",
+                event.name()
+            )));
+        }
         let now = self.now();
         let t = state::apply_with(&self.rules(), &job.state, &event, now)?;
         let reason = match &event {
@@ -799,11 +852,21 @@ impl DispatchService {
     /// unassigned rather than failing the batch.
     pub async fn optimise(
         &self,
-        actor: &str,
+        who: &Principal,
         region: Option<Region>,
         apply: bool,
     ) -> Result<Optimised> {
+        let actor = who.token_id.as_str();
         let day = self.today();
+        let region = match (who.scope.region(), region) {
+            (Some(own), Some(asked)) if own != asked => {
+                return Err(DispatchError::NotFound(format!("no region {asked}")))
+            }
+            (Some(own), _) => Some(own),
+            (None, asked) => asked,
+        };
+        // Unassigned jobs belong to no station: a station's token has none to plan.
+        let plans_jobs = matches!(who.scope, Scope::All | Scope::Region(_));
         let open = store_jobs::list(
             &self.db,
             &JobFilter {
@@ -816,6 +879,7 @@ impl DispatchService {
             },
         )
         .await?;
+        let open: Vec<Job> = if plans_jobs { open } else { Vec::new() };
         let jobs: Vec<OptJob> = open
             .iter()
             .map(|j| OptJob {
@@ -832,6 +896,12 @@ impl DispatchService {
             let Some(station) = index.get(&t.station_id) else {
                 continue;
             };
+            if !who
+                .scope
+                .sees_technician(t.id, &t.station_id, station.region)
+            {
+                continue;
+            }
             let Some(radius_km) = station.onsite_radius_km else {
                 continue;
             };
@@ -885,20 +955,32 @@ impl DispatchService {
         })
     }
 
-    /// Technicians of one station, or all.
-    pub async fn technicians(&self, station: Option<&StationId>) -> Result<Vec<Technician>> {
-        Ok(store_techs::list(&self.db, station).await?)
+    /// Technicians of one station, or all, within `who`'s scope.
+    pub async fn technicians(
+        &self,
+        who: &Principal,
+        station: Option<&StationId>,
+    ) -> Result<Vec<Technician>> {
+        let all = store_techs::list(&self.db, station).await?;
+        Ok(all
+            .into_iter()
+            .filter(|t| self.sees_technician(&who.scope, t))
+            .collect())
     }
 
     /// Adds a technician to an on-site station; the id is assigned.
-    pub async fn add_technician(&self, mut draft: TechnicianDraft) -> Result<Technician> {
+    pub async fn add_technician(
+        &self,
+        who: &Principal,
+        mut draft: TechnicianDraft,
+    ) -> Result<Technician> {
         if draft.id.is_some() {
             return Err(invalid("id", "the server assigns technician ids"));
         }
         // Validate with a placeholder id; the database assigns the real one.
         draft.id = Some(1);
         let t = Technician::try_from(draft)?;
-        self.check_station(&t)?;
+        self.check_station(&who.scope, &t)?;
         let id = store_techs::insert(&self.db, &t).await?;
         Ok(store_techs::get(&self.db, id).await?)
     }
@@ -906,15 +988,16 @@ impl DispatchService {
     /// Changes a technician by a JSON merge patch (RFC 7396).
     pub async fn patch_technician(
         &self,
-        actor: &str,
+        who: &Principal,
         id: i64,
         patch: &Value,
     ) -> Result<Technician> {
+        let actor = who.token_id.as_str();
         let not_found = || DispatchError::NotFound(format!("no technician {id}"));
         let tid = TechnicianId::new(id).map_err(|_| not_found())?;
         let current = match store_techs::get(&self.db, tid).await {
-            Ok(t) => t,
-            Err(StoreError::NotFound) => return Err(not_found()),
+            Ok(t) if self.sees_technician(&who.scope, &t) => t,
+            Ok(_) | Err(StoreError::NotFound) => return Err(not_found()),
             Err(e) => return Err(e.into()),
         };
         if patch.get("id").is_some_and(|v| v.as_i64() != Some(id)) {
@@ -931,14 +1014,18 @@ impl DispatchService {
                 message: e.to_string(),
             })?;
         let t = Technician::try_from(draft)?;
-        self.check_station(&t)?;
+        self.check_station(&who.scope, &t)?;
         store_techs::update(&self.db, &t).await?;
         tracing::info!(technician = id, token = %actor, "technician changed");
         Ok(t)
     }
 
-    fn check_station(&self, t: &Technician) -> Result<()> {
+    fn check_station(&self, scope: &Scope, t: &Technician) -> Result<()> {
         match self.index.load().get(&t.station_id) {
+            Some(s) if !scope.sees_station(&s.id, s.region) => Err(invalid(
+                "station_id",
+                format!("no station {}", t.station_id),
+            )),
             None => Err(invalid(
                 "station_id",
                 format!("no station {}", t.station_id),
@@ -950,6 +1037,39 @@ impl DispatchService {
             Some(_) => Ok(()),
         }
     }
+}
+
+/// Whether a job is inside a scope.
+fn sees_job(scope: &Scope, job: &Job) -> bool {
+    scope.sees_job(job.region, job.station_id.as_ref(), job.technician_id)
+}
+
+/// A list filter narrowed to a scope, or `None` when the two cannot meet
+/// (a region-scoped token asking for another region).
+fn within_scope(scope: &Scope, f: &JobFilter) -> Option<JobFilter> {
+    let mut out = f.clone();
+    match scope {
+        Scope::All => {}
+        Scope::Region(r) => {
+            if f.region.is_some_and(|asked| asked != *r) {
+                return None;
+            }
+            out.region = Some(*r);
+        }
+        Scope::Station(s) => {
+            if f.station_id.as_ref().is_some_and(|asked| asked != s) || f.unassigned {
+                return None;
+            }
+            out.station_id = Some(s.clone());
+        }
+        Scope::Technician(t) => {
+            if f.technician_id.is_some_and(|asked| asked != *t) || f.unassigned {
+                return None;
+            }
+            out.technician_id = Some(*t);
+        }
+    }
+    Some(out)
 }
 
 /// What reacts to a committed change today: a counter per event.

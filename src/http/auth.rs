@@ -1,5 +1,6 @@
 //! The `Caller` extractor: who is calling, from the bearer token. Public
-//! endpoints do not extract it; protected ones call [`Caller::require`].
+//! endpoints do not extract it; protected ones call [`Caller::require`] and
+//! hand [`Caller::principal`] to the use case, which applies the scope.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,13 +9,14 @@ use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::{hash_token, Role};
+use crate::auth::{hash_token, Principal, Role, Scope};
 use crate::store::tokens;
 
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub token_id: String,
     pub role: Role,
+    pub scope: Scope,
 }
 
 impl Caller {
@@ -27,6 +29,26 @@ impl Caller {
             Err(ApiError::Forbidden(names.join(" or ")))
         }
     }
+
+    /// [`Caller::require`], then who the use case acts for.
+    pub fn principal(&self, allowed: &[Role]) -> Result<Principal, ApiError> {
+        self.require(allowed)?;
+        Ok(Principal {
+            token_id: self.token_id.clone(),
+            role: self.role,
+            scope: self.scope.clone(),
+        })
+    }
+}
+
+/// The token of an `Authorization` header; the scheme name is
+/// case-insensitive (RFC 9110).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 impl FromRequest for Caller {
@@ -39,20 +61,37 @@ impl FromRequest for Caller {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| t.trim().to_owned());
+            .and_then(bearer)
+            .map(str::to_owned);
         Box::pin(async move {
             let (Some(state), Some(token)) = (state, token) else {
                 return Err(ApiError::Unauthorized);
             };
-            let (token_id, role) = tokens::find(&state.db, &hash_token(&token))
+            let record = tokens::find(&state.db, &hash_token(&token))
                 .await?
+                .filter(|t| t.is_live(state.dispatch.now()))
                 .ok_or(ApiError::Unauthorized)?;
-            let role = role
-                .parse::<Role>()
-                .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored role: {e}")))?;
-            tracing::Span::current().record("token_id", token_id.as_str());
-            Ok(Caller { token_id, role })
+            tracing::Span::current().record("token_id", record.id.as_str());
+            Ok(Caller {
+                token_id: record.id,
+                role: record.role,
+                scope: record.scope,
+            })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer rn_x"), Some("rn_x"));
+        assert_eq!(bearer("bearer  rn_x "), Some("rn_x"));
+        assert_eq!(bearer("BEARER rn_x"), Some("rn_x"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("rn_x"), None);
     }
 }

@@ -29,6 +29,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("this action needs the {0} role")]
     Forbidden(String),
+    /// The role may not do this to an object it can see.
+    #[error("{0}")]
+    NotPermitted(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
@@ -72,7 +75,7 @@ impl ApiError {
             | ApiError::Unprocessable { code, .. }
             | ApiError::Conflict { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Forbidden(_) | ApiError::NotPermitted(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -126,6 +129,7 @@ impl From<DispatchError> for ApiError {
                 details: None,
             },
             DispatchError::NotFound(m) => ApiError::NotFound(m),
+            DispatchError::Forbidden(m) => ApiError::NotPermitted(m),
             DispatchError::Conflict { code, message } => ApiError::Conflict { code, message },
             DispatchError::Unprocessable {
                 code,
@@ -147,7 +151,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::NotPermitted(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

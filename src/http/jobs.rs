@@ -38,9 +38,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(track);
 }
 
-const READERS: &[Role] = &[Role::Agent, Role::Dispatcher, Role::Manager];
+/// Who may read jobs; a technician reads only their own (the scope).
+const READERS: &[Role] = &[
+    Role::Agent,
+    Role::Dispatcher,
+    Role::Manager,
+    Role::Technician,
+];
 const INTAKE: &[Role] = &[Role::Agent, Role::Dispatcher];
 const DISPATCH: &[Role] = &[Role::Dispatcher];
+/// Who may post events; a technician only the visit's own (the use case).
+const EVENTS: &[Role] = &[Role::Dispatcher, Role::Technician];
 
 #[derive(Serialize, ToSchema)]
 pub struct CreatedJob {
@@ -63,7 +71,7 @@ async fn create_job(
     caller: Caller,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(INTAKE)?;
+    let who = caller.principal(INTAKE)?;
     let key = match req.headers().get("Idempotency-Key") {
         None => None,
         Some(v) => match v.to_str().map(str::trim) {
@@ -78,7 +86,7 @@ async fn create_job(
     };
     match state
         .dispatch
-        .open_job(&caller.token_id, body.into_inner(), key)
+        .open_job(&who, body.into_inner(), key)
         .await?
     {
         Opened::Created {
@@ -142,7 +150,7 @@ async fn list_jobs(
     caller: Caller,
     p: web::Query<JobListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(READERS)?;
+    let who = caller.principal(READERS)?;
     let mut f = Fields::new();
     let statuses = statuses(&mut f, p.status.as_deref());
     let region = f.opt("region", p.region.as_deref(), str::parse::<Region>);
@@ -187,7 +195,7 @@ async fn list_jobs(
         },
         at_risk_only,
     };
-    let page = state.dispatch.list_jobs(&q).await?;
+    let page = state.dispatch.list_jobs(&who, &q).await?;
     Ok(HttpResponse::Ok().json(json!({
         "items": page.items,
         "next_cursor": page.next_cursor.map(|c| c.to_string()),
@@ -202,8 +210,8 @@ async fn get_job(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<web::Json<JobView>, ApiError> {
-    caller.require(READERS)?;
-    Ok(web::Json(state.dispatch.get_job(&id).await?))
+    let who = caller.principal(READERS)?;
+    Ok(web::Json(state.dispatch.get_job(&who, &id).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -225,12 +233,12 @@ async fn assign_job(
     id: web::Path<String>,
     body: web::Json<AssignBody>,
 ) -> Result<web::Json<JobView>, ApiError> {
-    caller.require(DISPATCH)?;
+    let who = caller.principal(DISPATCH)?;
     let body = body.into_inner();
     Ok(web::Json(
         state
             .dispatch
-            .assign(&caller.token_id, &id, body.technician_id, body.reason)
+            .assign(&who, &id, body.technician_id, body.reason)
             .await?,
     ))
 }
@@ -245,11 +253,11 @@ async fn post_event(
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<web::Json<JobView>, ApiError> {
-    caller.require(DISPATCH)?;
+    let who = caller.principal(EVENTS)?;
     Ok(web::Json(
         state
             .dispatch
-            .post_event(&caller.token_id, &id, body.into_inner())
+            .post_event(&who, &id, body.into_inner())
             .await?,
     ))
 }
@@ -263,8 +271,10 @@ async fn job_recommendation(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<web::Json<Recommendation>, ApiError> {
-    caller.require(INTAKE)?;
-    Ok(web::Json(state.dispatch.job_recommendation(&id).await?))
+    let who = caller.principal(INTAKE)?;
+    Ok(web::Json(
+        state.dispatch.job_recommendation(&who, &id).await?,
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]

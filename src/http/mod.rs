@@ -11,6 +11,7 @@ pub mod optimize;
 pub mod places;
 pub mod stations;
 pub mod technicians;
+pub mod tokens;
 pub mod web_assets;
 
 use std::sync::Arc;
@@ -61,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .configure(stations::routes)
                 .configure(places::routes)
                 .configure(technicians::routes)
+                .configure(tokens::routes)
                 .configure(jobs::routes)
                 .configure(optimize::routes)
                 .default_service(web::to(not_found)),

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{jobs, ops, optimize, places, stations, technicians};
+use super::{jobs, ops, optimize, places, stations, technicians, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,7 +15,7 @@ use super::{jobs, ops, optimize, places, stations, technicians};
     paths(ops::healthz, ops::readyz),
     nest((path = "/api/v1", api = V1)),
     modifiers(&BearerAuth),
-    tags((name = "stations", description = "the station directory"), (name = "places", description = "geocoding"), (name = "dispatch", description = "technicians, jobs, assignment"), (name = "ops", description = "operations"))
+    tags((name = "stations", description = "the station directory"), (name = "places", description = "geocoding"), (name = "dispatch", description = "technicians, jobs, assignment"), (name = "tokens", description = "API tokens (admin)"), (name = "ops", description = "operations"))
 )]
 pub struct ApiDoc;
 
@@ -45,6 +45,8 @@ pub struct ApiDoc;
     jobs::warranty_check,
     jobs::track,
     optimize::run,
+    tokens::list,
+    tokens::revoke,
 ))]
 struct V1;
 

@@ -39,17 +39,14 @@ async fn run(
     caller: Caller,
     body: web::Json<OptimizeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Dispatcher])?;
+    let who = caller.principal(&[Role::Dispatcher])?;
     let region = body
         .region
         .as_deref()
         .map(str::parse::<Region>)
         .transpose()
         .map_err(|e: FieldError| e.under("region"))?;
-    let o = state
-        .dispatch
-        .optimise(&caller.token_id, region, body.apply)
-        .await?;
+    let o = state.dispatch.optimise(&who, region, body.apply).await?;
     Ok(HttpResponse::Ok().json(json!({
         "day": o.day,
         "jobs_considered": o.jobs_considered,

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::Role;
+use crate::auth::{Role, Scope};
 use crate::basic::Adcode;
 use crate::basic::{merge_patch, FieldError, Fields};
 use crate::network::export;
@@ -266,7 +266,27 @@ fn validate(draft: StationDraft) -> Result<Station, ApiError> {
 
 /// Writes through the store, then patches the live index, under the
 /// process's directory-write lock.
-async fn write_station(state: &AppState, s: Station, create_only: bool) -> Result<bool, ApiError> {
+/// 404 unless the station, as it is and as it would be, lies in `scope`.
+fn check_scope(state: &AppState, scope: &Scope, s: &Station) -> Result<(), ApiError> {
+    let now_in = state
+        .index
+        .load()
+        .get(&s.id)
+        .is_none_or(|old| scope.sees_station(&old.id, old.region));
+    if now_in && scope.sees_station(&s.id, s.region) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("no station {}", s.id)))
+    }
+}
+
+async fn write_station(
+    state: &AppState,
+    scope: &Scope,
+    s: Station,
+    create_only: bool,
+) -> Result<bool, ApiError> {
+    check_scope(state, scope, &s)?;
     let _guard = state.directory_writes.lock().await;
     let created = if create_only {
         store_stations::insert(&state.db, &s).await?;
@@ -298,7 +318,7 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let s = validate(body.into_inner())?;
-    write_station(&state, s.clone(), true).await?;
+    write_station(&state, &caller.scope, s.clone(), true).await?;
     tracing::info!(station = %s.id, token = %caller.token_id, "station created");
     Ok(created(&s))
 }
@@ -329,7 +349,7 @@ async fn replace(
     let draft: StationDraft = serde_json::from_value(Value::Object(body))
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
     let s = validate(draft)?;
-    let was_created = write_station(&state, s.clone(), false).await?;
+    let was_created = write_station(&state, &caller.scope, s.clone(), false).await?;
     tracing::info!(station = %s.id, token = %caller.token_id, "station replaced");
     if was_created {
         Ok(created(&s))
@@ -355,6 +375,7 @@ async fn patch_one(
             store::StoreError::NotFound => ApiError::NotFound(format!("no station {id}")),
             other => other.into(),
         })?;
+    check_scope(&state, &caller.scope, &current)?;
     let patch = Value::Object(body.into_inner());
     if patch
         .get("id")
@@ -370,7 +391,7 @@ async fn patch_one(
     let draft: StationDraft = serde_json::from_value(merged)
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
     let s = validate(draft)?;
-    write_station(&state, s.clone(), false).await?;
+    write_station(&state, &caller.scope, s.clone(), false).await?;
     tracing::info!(station = %s.id, token = %caller.token_id, "station patched");
     Ok(HttpResponse::Ok().json(StationView::new(&s, Crs::default(), Utc::now())))
 }
@@ -385,6 +406,9 @@ async fn delete_one(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let id = station_id(&id)?;
+    if let Some(s) = state.index.load().get(&id) {
+        check_scope(&state, &caller.scope, s)?;
+    }
     let _guard = state.directory_writes.lock().await;
     store_stations::delete(&state.db, &id)
         .await
@@ -431,6 +455,11 @@ async fn import_stations(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
+    if caller.scope != Scope::All {
+        return Err(ApiError::NotPermitted(
+            "a scoped token cannot import the directory; use an unscoped admin token".into(),
+        ));
+    }
     let skip_invalid = match q.mode.as_deref() {
         None | Some("all_or_nothing") => false,
         Some("skip_invalid") => true,

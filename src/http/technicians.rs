@@ -38,11 +38,11 @@ async fn list(
     caller: Caller,
     p: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Agent, Role::Dispatcher, Role::Manager])?;
+    let who = caller.principal(&[Role::Agent, Role::Dispatcher, Role::Manager])?;
     let station = p.station_id.as_deref().map(StationId::parse).transpose()?;
     let items: Vec<Value> = state
         .dispatch
-        .technicians(station.as_ref())
+        .technicians(&who, station.as_ref())
         .await?
         .iter()
         .map(show)
@@ -58,8 +58,11 @@ async fn create(
     caller: Caller,
     body: web::Json<TechnicianDraft>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Dispatcher])?;
-    let t = state.dispatch.add_technician(body.into_inner()).await?;
+    let who = caller.principal(&[Role::Dispatcher])?;
+    let t = state
+        .dispatch
+        .add_technician(&who, body.into_inner())
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/technicians/{}", t.id)))
         .json(show(&t)))
@@ -75,11 +78,11 @@ async fn patch_one(
     id: web::Path<i64>,
     body: web::Json<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Dispatcher])?;
+    let who = caller.principal(&[Role::Dispatcher])?;
     let patch = Value::Object(body.into_inner());
     let t = state
         .dispatch
-        .patch_technician(&caller.token_id, id.into_inner(), &patch)
+        .patch_technician(&who, id.into_inner(), &patch)
         .await?;
     Ok(HttpResponse::Ok().json(show(&t)))
 }

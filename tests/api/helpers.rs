@@ -1,7 +1,7 @@
 //! The test harness: a real server on a random port over a fresh database
 //! (a new SQLite file, or a new PostgreSQL database), talked to over HTTP.
 
-use repairnet::auth::{hash_token, new_token, Role};
+use repairnet::auth::{hash_token, new_token, Role, Scope};
 use repairnet::config::Settings;
 use repairnet::store::{tokens, Db};
 use repairnet::Application;
@@ -124,10 +124,25 @@ pub async fn spawn_on_url(database_url: &str, opts: Options) -> TestApp {
 }
 
 pub async fn token(db: &Db, role: Role) -> String {
+    scoped_token(db, role, Scope::All).await
+}
+
+/// A token of `role` limited to `scope`.
+pub async fn scoped_token(db: &Db, role: Role, scope: Scope) -> String {
     let t = new_token();
-    tokens::insert(db, &hash_token(&t), role.as_str(), "test")
-        .await
-        .expect("token");
+    let hash = hash_token(&t);
+    tokens::insert(
+        db,
+        &tokens::NewToken {
+            hash: &hash,
+            role,
+            scope,
+            label: "test",
+            expires_at: None,
+        },
+    )
+    .await
+    .expect("token");
     t
 }
 

@@ -85,20 +85,41 @@ async fn tokens_are_found_by_hash_only(backend: Backend) {
     let Some(db) = fresh(backend).await else {
         return;
     };
-    use repairnet::auth::{hash_token, new_token};
+    use repairnet::auth::{hash_token, new_token, Role, Scope};
+    use repairnet::store::tokens::{self, NewToken};
     let t = new_token();
-    repairnet::store::tokens::insert(&db, &hash_token(&t), "dispatcher", "x")
-        .await
-        .unwrap();
-    let (_, role) = repairnet::store::tokens::find(&db, &hash_token(&t))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(role, "dispatcher");
-    assert!(repairnet::store::tokens::find(&db, &t)
-        .await
-        .unwrap()
-        .is_none());
+    let hash = hash_token(&t);
+    let expires = Utc::now() + chrono::Duration::days(3);
+    let id = tokens::insert(
+        &db,
+        &NewToken {
+            hash: &hash,
+            role: Role::Dispatcher,
+            scope: Scope::Region(Region::Southwest),
+            label: "西南调度",
+            expires_at: Some(expires),
+        },
+    )
+    .await
+    .unwrap();
+    let found = tokens::find(&db, &hash).await.unwrap().unwrap();
+    assert_eq!(found.id, id);
+    assert_eq!(found.role, Role::Dispatcher);
+    assert_eq!(found.scope, Scope::Region(Region::Southwest));
+    assert_eq!(found.label, "西南调度");
+    assert!(found.is_live(Utc::now()));
+    assert!(!found.is_live(expires + chrono::Duration::seconds(1)));
+    // The secret itself finds nothing: only its hash is stored.
+    assert!(tokens::find(&db, &t).await.unwrap().is_none());
+    // Revoked: still listed, no longer live; an unknown id is NotFound.
+    tokens::revoke(&db, &id).await.unwrap();
+    let listed = tokens::list(&db).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].revoked && !listed[0].is_live(Utc::now()));
+    assert!(matches!(
+        tokens::revoke(&db, "nope").await,
+        Err(StoreError::NotFound)
+    ));
 }
 on_both_backends!(tokens_are_found_by_hash_only);
 
