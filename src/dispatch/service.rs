@@ -165,6 +165,22 @@ pub struct JobQuery {
     pub at_risk_only: bool,
 }
 
+/// A page of the change feed: the changes in order and where to go on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangePage {
+    pub changes: Vec<Change>,
+    /// The last sequence number returned (`after` when none): ask for
+    /// changes after this one next.
+    pub next: i64,
+}
+
+/// Changes per feed answer at most.
+pub const CHANGE_PAGE: i64 = 500;
+
+/// How often a waiting feed reader looks at the database when no commit of
+/// this process wakes it (changes made by other processes on SQLite).
+const FEED_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The dispatch use cases over one database and station index.
 #[derive(Debug)]
 pub struct DispatchService {
@@ -173,6 +189,9 @@ pub struct DispatchService {
     ctx: DispatchContext,
     auto_assign: bool,
     clock: Arc<dyn Clock>,
+    /// Woken by every committed job change of this process, and by the
+    /// PostgreSQL listener for other processes' changes.
+    changed: tokio::sync::Notify,
 }
 
 impl DispatchService {
@@ -189,7 +208,62 @@ impl DispatchService {
             ctx,
             auto_assign,
             clock,
+            changed: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Wakes change-feed readers: a job changed (here or in another process).
+    pub fn wake(&self) {
+        self.changed.notify_waiters();
+    }
+
+    /// Changes after `after` that `who` may see, oldest first; with none,
+    /// waits up to `wait` for one.
+    pub async fn changes(
+        &self,
+        who: &Principal,
+        after: i64,
+        wait: std::time::Duration,
+    ) -> Result<ChangePage> {
+        let filter = match &who.scope {
+            Scope::All => store_jobs::ChangeFilter::default(),
+            Scope::Region(r) => store_jobs::ChangeFilter {
+                region: Some(*r),
+                ..Default::default()
+            },
+            Scope::Station(s) => store_jobs::ChangeFilter {
+                station_id: Some(s.clone()),
+                ..Default::default()
+            },
+            Scope::Technician(t) => store_jobs::ChangeFilter {
+                technician_id: Some(*t),
+                ..Default::default()
+            },
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Registered before the read, so a commit between the read and
+            // the wait still wakes this reader.
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let changes = store_jobs::changes_after(&self.db, after, &filter, CHANGE_PAGE).await?;
+            let now = tokio::time::Instant::now();
+            if !changes.is_empty() || now >= deadline {
+                let next = changes.last().map_or(after, |c| c.seq);
+                return Ok(ChangePage { changes, next });
+            }
+            let nap = FEED_POLL.min(deadline - now);
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(nap) => {}
+            }
+        }
+    }
+
+    /// The newest change's sequence number: where a new reader starts.
+    pub async fn last_change(&self) -> Result<i64> {
+        Ok(store_jobs::last_seq(&self.db).await?)
     }
 
     pub fn context(&self) -> &DispatchContext {
@@ -218,6 +292,7 @@ impl DispatchService {
             for c in &written.changes {
                 on_change(c);
             }
+            self.wake();
         }
         Ok(out)
     }

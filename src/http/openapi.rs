@@ -38,6 +38,7 @@ pub struct ApiDoc;
     jobs::create_job,
     jobs::list_jobs,
     jobs::get_job,
+    jobs::job_changes,
     jobs::assign_job,
     jobs::post_event,
     jobs::job_recommendation,

@@ -263,6 +263,9 @@ pub struct Written {
     pub changes: Vec<Change>,
 }
 
+/// The advisory lock that orders job writes' audit entries on PostgreSQL.
+const CHANGE_ORDER_LOCK: i64 = 0x7265_7061_6972;
+
 const INSERT_EVENT_SQL: &str =
     "INSERT INTO job_events (job_id, at, actor, event, from_status, to_status, reason, data) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
@@ -355,6 +358,16 @@ pub async fn write(db: &Db, w: &JobWrite<'_>) -> Result<Booked<Written>> {
                 (j.id.0, j.version + 1, std::slice::from_ref(*event))
             }
         };
+        if matches!(db, Db::Postgres(_)) {
+            // Sequence numbers must become visible in order, or a feed
+            // reader that saw 11 would never see a 10 committed after it:
+            // job writes take turns from their first audit entry to commit.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(CHANGE_ORDER_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(super::NOTIFY_JOBS_SQL).execute(&mut *tx).await?;
+        }
         let mut changes = Vec::with_capacity(events.len());
         for e in events {
             let seq: i64 = sqlx::query_scalar(INSERT_EVENT_SQL)
@@ -487,4 +500,81 @@ pub async fn list(db: &Db, f: &JobFilter) -> Result<Vec<Job>> {
         q.build_query_as::<JobRow>().fetch_all(p).await
     })?;
     typed(rows)
+}
+
+/// Which changes a feed reader may see: those of jobs in one region, of
+/// one station or of one technician (the owners the job has now), or all.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeFilter {
+    pub region: Option<Region>,
+    pub station_id: Option<StationId>,
+    pub technician_id: Option<TechnicianId>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    seq: i64,
+    job_id: i64,
+    code: String,
+    event: String,
+    status: String,
+    at: DateTime<Utc>,
+}
+
+/// Changes after sequence number `after`, in order, at most `limit`.
+pub async fn changes_after(
+    db: &Db,
+    after: i64,
+    f: &ChangeFilter,
+    limit: i64,
+) -> Result<Vec<Change>> {
+    let rows = on_db!(db, p => {
+        let mut q = QueryBuilder::new(
+            "SELECT e.id AS seq, e.job_id, j.code, e.event, e.to_status AS status, e.at \
+             FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE e.id > ",
+        );
+        q.push_bind(after);
+        if let Some(v) = f.region {
+            q.push(" AND j.region = ").push_bind(v.code());
+        }
+        if let Some(v) = &f.station_id {
+            q.push(" AND j.station_id = ").push_bind(v.as_str());
+        }
+        if let Some(v) = f.technician_id {
+            q.push(" AND j.technician_id = ").push_bind(v.value());
+        }
+        q.push(" ORDER BY e.id LIMIT ").push_bind(limit);
+        q.build_query_as::<ChangeRow>().fetch_all(p).await
+    })?;
+    rows.into_iter()
+        .map(|r| {
+            let mut f = Fields::new();
+            let code = f.take(JobCode::parse(&r.code));
+            let event = f.take_as("event", r.event.parse::<EventName>());
+            let status = f.take_as("status", r.status.parse::<JobStatus>());
+            match (code, event, status) {
+                (Some(code), Some(event), Some(status)) => Ok(Change {
+                    seq: r.seq,
+                    job_id: JobId(r.job_id),
+                    code,
+                    event,
+                    status,
+                    at: r.at,
+                }),
+                _ => Err(StoreError::corrupt(
+                    &format!("event {}", r.seq),
+                    &f.into_errors(),
+                )),
+            }
+        })
+        .collect()
+}
+
+/// The newest sequence number (0 with no changes yet).
+pub async fn last_seq(db: &Db) -> Result<i64> {
+    Ok(
+        on_db!(db, p => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM job_events")
+        .fetch_one(p).await)?
+        .unwrap_or(0),
+    )
 }

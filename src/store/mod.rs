@@ -272,19 +272,36 @@ pub const DIRECTORY_CHANNEL: &str = "repairnet_directory";
 #[doc(hidden)]
 pub const NOTIFY_SQL: &str = "NOTIFY repairnet_directory";
 
-/// Wakes a waiter when another process changes the directory: PostgreSQL
-/// `LISTEN` on its own connection. SQLite has no such signal; readers poll.
-pub struct DirectoryListener(Option<sqlx::postgres::PgListener>);
+/// The PostgreSQL channel that carries job-change notifications (queued by
+/// every job write, delivered on commit).
+pub const JOBS_CHANNEL: &str = "repairnet_jobs";
 
-impl DirectoryListener {
-    /// Listens on PostgreSQL; on SQLite, or when listening fails (logged),
-    /// [`DirectoryListener::changed`] never fires and callers rely on polling.
+#[doc(hidden)]
+pub const NOTIFY_JOBS_SQL: &str = "NOTIFY repairnet_jobs";
+
+/// Wakes a waiter when another process changes the directory or a job:
+/// PostgreSQL `LISTEN` on its own connection. SQLite has no such signal;
+/// readers poll.
+pub struct Listener(Option<sqlx::postgres::PgListener>);
+
+/// The directory's listener (see [`Listener`]).
+pub type DirectoryListener = Listener;
+
+impl Listener {
+    /// Listens to the directory channel.
     pub async fn connect(db: &Db) -> Self {
+        Self::on(db, DIRECTORY_CHANNEL).await
+    }
+
+    /// Listens on `channel` on PostgreSQL; on SQLite, or when listening
+    /// fails (logged), [`Listener::changed`] never fires and callers rely
+    /// on polling.
+    pub async fn on(db: &Db, channel: &str) -> Self {
         let Db::Postgres(pool) = db else {
             return Self(None);
         };
         let listener = match sqlx::postgres::PgListener::connect_with(pool).await {
-            Ok(mut l) => match l.listen(DIRECTORY_CHANNEL).await {
+            Ok(mut l) => match l.listen(channel).await {
                 Ok(()) => Some(l),
                 Err(e) => {
                     tracing::warn!(error = %e, "LISTEN failed; polling only");

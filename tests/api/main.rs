@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod browser;
+mod changes;
 mod directory;
 mod dispatch;
 mod import;
