@@ -9,7 +9,42 @@ struct Assets;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
+        .route("/agent", web::get().to(|| staff_page("agent.html")))
+        .route("/dispatch", web::get().to(|| staff_page("dispatch.html")))
         .route("/{path:.*}", web::get().to(asset));
+}
+
+/// The staff pages hold a token: scripts only from this server, no
+/// framing, no referrer. Map tiles may come from anywhere the deployment
+/// configures, hence images from any HTTPS host.
+const STAFF_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; \
+    base-uri 'none'; form-action 'self'";
+
+async fn staff_page(file: &str) -> HttpResponse {
+    match serve(file) {
+        Some(mut res) => {
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                header::HeaderValue::from_static(STAFF_CSP),
+            );
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                header::HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                header::REFERRER_POLICY,
+                header::HeaderValue::from_static("no-referrer"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-cache"),
+            );
+            res
+        }
+        None => HttpResponse::NotFound().finish(),
+    }
 }
 
 async fn index() -> HttpResponse {

@@ -2,124 +2,21 @@
 //! must show exactly what the API answers for the same query.
 //!
 //! Needs `/usr/bin/chromedriver` and `/usr/bin/chromium`; without them the
-//! test prints why it skipped, unless `CI` is set, where it fails. Set
-//! `REPAIRNET_SCREENSHOT=/path/file.png` to save a picture of the page with
-//! results.
+//! test prints why it skipped, unless `CI` is set, where it fails.
+//! Screenshots of each page at 1280x800 and 390x844 go to
+//! `target/screenshots/`.
 
-use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use futures_util::FutureExt;
-use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-const WAIT: Duration = Duration::from_secs(20);
-
-/// Kills chromedriver (and with it the browser) however the test ends.
-struct Chromedriver(Child);
-
-impl Drop for Chromedriver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// Starts chromedriver and opens a headless session, or `None` (with the
-/// reason printed) when chromedriver is not installed outside CI.
-async fn browser() -> Option<(Chromedriver, Client)> {
-    if !Path::new(CHROMEDRIVER).exists() {
-        if std::env::var_os("CI").is_none() {
-            eprintln!("SKIPPED: {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver); set CI=1 to make this a failure");
-            return None;
-        }
-        panic!("{CHROMEDRIVER} is required under CI");
-    }
-    let port = free_port();
-    let driver = Chromedriver(
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    loop {
-        let ready = reqwest::get(format!("{base}/status"))
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
-            break;
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "chromedriver did not answer on {base}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--disable-background-networking",
-                     "--window-size=1280,900"],
-        }),
-    );
-    // WebDriver is plain HTTP on loopback. A TLS connector would also work,
-    // but fantoccini's rustls picks aws-lc-rs while reqwest picks ring, and
-    // rustls then refuses to guess a process-wide provider.
-    let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&base)
-        .await
-        .expect("a browser session");
-    Some((driver, client))
-}
-
-/// Polls a JavaScript expression until it is truthy; returns its value.
-async fn wait_js(c: &Client, expr: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let v = c
-            .execute(&format!("return {expr};"), vec![])
-            .await
-            .expect("script runs");
-        let truthy = match &v {
-            Value::Null => false,
-            Value::Bool(b) => *b,
-            Value::String(s) => !s.is_empty(),
-            Value::Number(n) => n.as_f64() != Some(0.0),
-            _ => true,
-        };
-        if truthy {
-            return v;
-        }
-        assert!(started.elapsed() < WAIT, "timed out waiting for `{expr}`");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::web::*;
 
 fn searches_done_js() -> &'static str {
     "Number(document.body.dataset.searches || 0)"
@@ -326,9 +223,8 @@ async fn check_page(app: &TestApp, c: &Client) {
         .unwrap();
     assert_eq!(focused, json!(api_ids(&expected)[2]));
 
-    if let Some(path) = std::env::var_os("REPAIRNET_SCREENSHOT") {
-        std::fs::write(&path, c.screenshot().await.expect("screenshot")).expect("write screenshot");
-    }
+    assert_accessible(c, "the map page with results").await;
+    screenshots(c, "map").await;
 
     // A filter change re-runs the search with the filter.
     let before = searches_done(c).await;
@@ -427,6 +323,8 @@ async fn a_customer_tracks_a_repair_on_the_tracking_page() {
         c.find(Locator::Id("track")).await.unwrap().click().await.unwrap();
         let status = wait_js(&c, "document.getElementById('track-status').dataset.status").await;
         assert_eq!(status, job["status"]);
+        assert_accessible(&c, "the tracking page with a job").await;
+        screenshots(&c, "track").await;
         let page = c.source().await.unwrap();
         assert!(!page.contains("张伟") && !page.contains("13912345678"), "the page shows personal data");
         // A wrong pair shows the API's message and no status.

@@ -4,9 +4,12 @@ mod helpers;
 
 mod access;
 mod browser;
+mod browser_agent;
+mod browser_dispatch;
 mod changes;
 mod directory;
 mod dispatch;
 mod import;
 mod ops;
 mod store_contract;
+mod web;

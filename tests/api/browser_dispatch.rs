@@ -1,0 +1,1 @@
+//! The /dispatch page in a real headless Chromium.
