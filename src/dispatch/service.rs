@@ -148,6 +148,10 @@ pub struct Optimised {
     pub jobs_considered: usize,
     pub result: OptResult,
     pub applied: usize,
+    /// The code of every job considered, to name them to people.
+    pub codes: HashMap<JobId, JobCode>,
+    /// Each technician's station and its point, to draw the plan.
+    pub stations: HashMap<TechnicianId, (StationId, LatLon)>,
 }
 
 /// A page of jobs.
@@ -1027,6 +1031,11 @@ impl DispatchService {
             jobs_considered: jobs.len(),
             result,
             applied,
+            codes: open.iter().map(|j| (j.id, j.code.clone())).collect(),
+            stations: by_id
+                .iter()
+                .map(|(id, (_, s))| (*id, (s.id.clone(), s.location)))
+                .collect(),
         })
     }
 
@@ -1041,6 +1050,11 @@ impl DispatchService {
             .into_iter()
             .filter(|t| self.sees_technician(&who.scope, t))
             .collect())
+    }
+
+    /// Jobs booked on each technician on `day` (absent: none).
+    pub async fn booked_on(&self, day: NaiveDate) -> Result<HashMap<TechnicianId, u32>> {
+        Ok(store_techs::booked_on(&self.db, day).await?)
     }
 
     /// Adds a technician to an on-site station; the id is assigned.

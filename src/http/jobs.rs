@@ -18,7 +18,7 @@ use super::AppState;
 use crate::auth::Role;
 use crate::basic::{FieldError, Fields};
 use crate::dispatch::intake::{JobDraft, WarrantyDraft};
-use crate::dispatch::model::{JobId, JobKind, TechnicianId};
+use crate::dispatch::model::{JobId, JobKind, Phone, TechnicianId};
 use crate::dispatch::recommend::Recommendation;
 use crate::dispatch::service::{ChangePage, JobQuery, Opened};
 use crate::dispatch::state::{JobEvent, JobStatus};
@@ -126,6 +126,10 @@ struct JobListParams {
     unassigned: Option<String>,
     /// `at_risk`: only jobs whose SLA is in warning or breached.
     sla: Option<String>,
+    /// The customer's phone number (exact; spaces and dashes ignored).
+    phone: Option<String>,
+    /// `true`: leave each job's history out (lighter pages for boards).
+    summary: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
 }
@@ -180,6 +184,12 @@ async fn list_jobs(
             )),
         })
         .unwrap_or(false);
+    let phone = f.opt("phone", p.phone.as_deref(), Phone::parse);
+    let summary = f
+        .opt("summary", p.summary.as_deref(), |v| {
+            parse_bool("summary", v)
+        })
+        .unwrap_or(false);
     let limit = f.int_in("limit", p.limit.as_deref(), 1..=500, 50);
     let after_id = f.opt("cursor", p.cursor.as_deref(), |v| {
         v.parse::<i64>()
@@ -194,13 +204,19 @@ async fn list_jobs(
             station_id,
             technician_id,
             kind,
+            phone,
             unassigned,
             after_id,
             limit,
         },
         at_risk_only,
     };
-    let page = state.dispatch.list_jobs(&who, &q).await?;
+    let mut page = state.dispatch.list_jobs(&who, &q).await?;
+    if summary {
+        for j in &mut page.items {
+            j.events.clear();
+        }
+    }
     Ok(HttpResponse::Ok().json(json!({
         "items": page.items,
         "next_cursor": page.next_cursor.map(|c| c.to_string()),

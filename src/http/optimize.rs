@@ -47,11 +47,32 @@ async fn run(
         .transpose()
         .map_err(|e: FieldError| e.under("region"))?;
     let o = state.dispatch.optimise(&who, region, body.apply).await?;
+    // Jobs by code and station as well as by id: people read these.
+    let assignments: Vec<_> = o
+        .result
+        .assignments
+        .iter()
+        .map(|a| {
+            let station = o.stations.get(&a.technician_id);
+            json!({
+                "job_id": a.job_id, "code": o.codes.get(&a.job_id),
+                "technician_id": a.technician_id, "distance_m": a.distance_m,
+                "station_id": station.map(|s| &s.0),
+                "station_lat": station.map(|s| s.1.lat), "station_lon": station.map(|s| s.1.lon),
+            })
+        })
+        .collect();
+    let unassigned: Vec<_> = o
+        .result
+        .unassigned
+        .iter()
+        .map(|u| json!({"job_id": u.job_id, "code": o.codes.get(&u.job_id), "reason": u.reason}))
+        .collect();
     Ok(HttpResponse::Ok().json(json!({
         "day": o.day,
         "jobs_considered": o.jobs_considered,
-        "assignments": o.result.assignments,
-        "unassigned": o.result.unassigned,
+        "assignments": assignments,
+        "unassigned": unassigned,
         "total_distance_m": o.result.total_distance_m,
         "applied": body.apply,
         "applied_count": o.applied,

@@ -204,6 +204,7 @@ async fn list(
                     .map(|s| {
                         let mut extra = serde_json::Map::new();
                         extra.insert("open_now".into(), json!(s.is_open(now)));
+                        extra.insert("next_open_at".into(), json!(s.next_open(now)));
                         export::feature(s, crs, Some(extra))
                     })
                     .collect(),

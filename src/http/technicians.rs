@@ -9,7 +9,13 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::Role;
-use crate::dispatch::model::{Technician, TechnicianDraft};
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use crate::basic::Fields;
+use crate::dispatch::intake::parse_date;
+use crate::dispatch::model::{Technician, TechnicianDraft, TechnicianId};
 use crate::network::StationId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -23,14 +29,26 @@ fn show(t: &Technician) -> Value {
     })
 }
 
+/// A technician with the jobs booked on them on `day`.
+fn show_on(t: &Technician, day: NaiveDate, booked: &HashMap<TechnicianId, u32>) -> Value {
+    let mut v = show(t);
+    v["day"] = json!(day);
+    v["booked"] = json!(booked.get(&t.id).copied().unwrap_or(0));
+    v
+}
+
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ListParams {
     station_id: Option<String>,
+    /// `YYYY-MM-DD` (Asia/Shanghai; default today): adds `booked`, the jobs
+    /// booked on each technician that day, beside `daily_capacity`.
+    day: Option<String>,
 }
 
-/// Technicians, of one station or all (agent, dispatcher, manager).
+/// Technicians, of one station or all, with their bookings on a day
+/// (agent, dispatcher, manager).
 #[utoipa::path(tag = "dispatch", params(ListParams), responses((status = 200, description = "{items}")), security(("bearer" = [])))]
 #[get("/technicians")]
 async fn list(
@@ -39,13 +57,18 @@ async fn list(
     p: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller.principal(&[Role::Agent, Role::Dispatcher, Role::Manager])?;
-    let station = p.station_id.as_deref().map(StationId::parse).transpose()?;
+    let mut f = Fields::new();
+    let station = f.opt("station_id", p.station_id.as_deref(), StationId::parse);
+    let day = f.opt("day", p.day.as_deref(), |v| parse_date("day", v));
+    f.finish()?;
+    let day = day.unwrap_or_else(|| state.dispatch.today());
+    let booked = state.dispatch.booked_on(day).await?;
     let items: Vec<Value> = state
         .dispatch
         .technicians(&who, station.as_ref())
         .await?
         .iter()
-        .map(show)
+        .map(|t| show_on(t, day, &booked))
         .collect();
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": null})))
 }

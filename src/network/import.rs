@@ -288,6 +288,7 @@ fn feature_draft(f: geojson::Feature) -> DraftResult {
     // Display-only properties our own export adds.
     props.remove("region_name");
     props.remove("open_now");
+    props.remove("next_open_at");
     if let Some(id) = &id {
         props.insert("id".into(), id.clone().into());
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -166,6 +166,23 @@ impl OpeningHours {
     }
 }
 
+impl OpeningHours {
+    /// When the station next opens after `at` (read on the wall clock of
+    /// `tz`), or `None` when it is open at `at` or never opens again.
+    pub fn next_open(&self, at: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+        if self.is_open(at, tz) {
+            return None;
+        }
+        let local = at.with_timezone(&tz).naive_local();
+        let next = self.0.parsed.next_change(local)?;
+        // A change out of "closed" is an opening; a local time that a
+        // clock change skips opens at the earliest real instant after it.
+        tz.from_local_datetime(&next)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    }
+}
+
 impl fmt::Debug for OpeningHours {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "OpeningHours({:?})", self.0.raw)
@@ -207,6 +224,10 @@ impl Station {
     }
     pub fn is_open(&self, at: DateTime<Utc>) -> bool {
         self.opening_hours.is_open(at, self.timezone)
+    }
+    /// When the station next opens (`None` when it is open at `at`).
+    pub fn next_open(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.opening_hours.next_open(at, self.timezone)
     }
 }
 
@@ -447,6 +468,29 @@ mod tests {
         assert!(fields.contains(&"lat"));
         assert!(fields.contains(&"opening_hours"));
         assert!(fields.contains(&"onsite_radius_km"), "{fields:?}");
+    }
+
+    #[test]
+    fn next_open_is_the_next_opening_on_the_station_clock() {
+        let oh = OpeningHours::parse("Mo-Sa 09:00-18:00").unwrap();
+        let tz = chrono_tz::Asia::Shanghai;
+        // Monday 20:00 in Shanghai: opens Tuesday 09:00 (01:00 UTC).
+        let at = "2026-11-23T12:00:00Z".parse().unwrap();
+        assert_eq!(
+            oh.next_open(at, tz),
+            Some("2026-11-24T01:00:00Z".parse().unwrap())
+        );
+        // Saturday 19:00: closed Sunday, opens Monday 09:00.
+        let at = "2026-11-28T11:00:00Z".parse().unwrap();
+        assert_eq!(
+            oh.next_open(at, tz),
+            Some("2026-11-30T01:00:00Z".parse().unwrap())
+        );
+        // Open now: nothing to wait for.
+        assert_eq!(
+            oh.next_open("2026-11-23T02:00:00Z".parse().unwrap(), tz),
+            None
+        );
     }
 
     #[test]

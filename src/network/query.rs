@@ -280,6 +280,8 @@ pub struct StationView<'a> {
     pub timezone: &'a str,
     pub onsite_radius_km: Option<f64>,
     pub open_now: bool,
+    /// When a closed station next opens (null while it is open).
+    pub next_open_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> StationView<'a> {
@@ -304,6 +306,7 @@ impl<'a> StationView<'a> {
             timezone: s.timezone.name(),
             onsite_radius_km: s.onsite_radius_km,
             open_now: s.is_open(now),
+            next_open_at: s.next_open(now),
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::basic::{Adcode, FieldError, Fields, LatLon};
 use crate::dispatch::intake::Period;
 use crate::dispatch::job::{Change, EventName, EventRecord, Job};
 use crate::dispatch::model::{
-    Customer, CustomerDraft, ItemCondition, JobCode, JobId, JobKind, TechnicianId,
+    Customer, CustomerDraft, ItemCondition, JobCode, JobId, JobKind, Phone, TechnicianId,
 };
 use crate::dispatch::state::{JobState, JobStatus};
 use crate::dispatch::warranty::WarrantyInput;
@@ -460,6 +460,8 @@ pub struct JobFilter {
     pub station_id: Option<StationId>,
     pub technician_id: Option<TechnicianId>,
     pub kind: Option<JobKind>,
+    /// The customer's phone number, exactly.
+    pub phone: Option<Phone>,
     pub unassigned: bool,
     /// Only ids greater than this (cursor paging).
     pub after_id: Option<JobId>,
@@ -489,6 +491,9 @@ pub async fn list(db: &Db, f: &JobFilter) -> Result<Vec<Job>> {
         }
         if let Some(v) = f.kind {
             q.push(" AND kind = ").push_bind(v.as_str());
+        }
+        if let Some(v) = &f.phone {
+            q.push(" AND customer_phone = ").push_bind(v.as_str());
         }
         if f.unassigned {
             q.push(" AND technician_id IS NULL");
