@@ -67,6 +67,18 @@ string_enum!(
     Period { Am => "am", Pm => "pm" }
 );
 
+impl Period {
+    /// When the window starts on the local clock; a window that has started
+    /// is no longer offered or booked.
+    pub fn starts(self) -> chrono::NaiveTime {
+        match self {
+            Period::Am => chrono::NaiveTime::from_hms_opt(9, 0, 0),
+            Period::Pm => chrono::NaiveTime::from_hms_opt(13, 0, 0),
+        }
+        .unwrap_or(chrono::NaiveTime::MIN)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Slot {
     pub date: NaiveDate,

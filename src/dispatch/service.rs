@@ -15,13 +15,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::intake::{JobDraft, JobInput};
+use super::intake::{JobDraft, JobInput, Period};
 use super::job::{Change, EventName, EventRecord, Job};
 use super::model::{JobCode, JobId, JobKind, Technician, TechnicianDraft, TechnicianId};
 use super::optimize::{optimize, OptJob, OptResult, OptTech, Unassigned, UnassignedReason};
@@ -283,6 +283,28 @@ impl DispatchService {
         self.ctx.calendar.local_date(self.now())
     }
 
+    /// Whether a visit window can still be booked at `now`: it has not
+    /// started (a slot that has begun or passed is never offered).
+    pub fn slot_open(&self, day: NaiveDate, period: Period, now: DateTime<Utc>) -> bool {
+        self.ctx
+            .calendar
+            .timezone()
+            .from_local_datetime(&day.and_time(period.starts()))
+            .earliest()
+            .is_some_and(|start| now < start)
+    }
+
+    /// The first day with a window still bookable at `now`: today until the
+    /// afternoon window starts, tomorrow after.
+    pub fn service_day(&self, now: DateTime<Utc>) -> NaiveDate {
+        let today = self.ctx.calendar.local_date(now);
+        if self.slot_open(today, Period::Pm, now) {
+            today
+        } else {
+            today + Duration::days(1)
+        }
+    }
+
     fn rules(&self) -> FlowRules {
         FlowRules::from_policy(&self.ctx.policy)
     }
@@ -455,7 +477,9 @@ impl DispatchService {
     /// The recommendation for an existing job, on its booked day or today.
     pub async fn job_recommendation(&self, who: &Principal, key: &str) -> Result<Recommendation> {
         let job = self.find_job(who, key).await?;
-        let day = job.booked_day.unwrap_or_else(|| self.today());
+        let day = job
+            .booked_day
+            .unwrap_or_else(|| self.service_day(self.now()));
         self.recommendation(job.point, job.product, day).await
     }
 
@@ -467,16 +491,22 @@ impl DispatchService {
         product: Product,
         days: i64,
     ) -> Result<Vec<SlotOffer>> {
-        let first = self.today();
+        let now = self.now();
+        let first = self.service_day(now);
         let mut out = Vec::new();
         for d in 0..days {
             let day = first + Duration::days(d);
             let rec = self.recommendation(point, product, day).await?;
+            let periods: Vec<Period> = Period::ALL
+                .iter()
+                .copied()
+                .filter(|p| self.slot_open(day, *p, now))
+                .collect();
             for c in rec.candidates.iter().take(5) {
-                for period in ["am", "pm"] {
+                for period in &periods {
                     out.push(SlotOffer {
                         date: day,
-                        period,
+                        period: period.as_str(),
                         station_id: c.station_id.clone(),
                         technician_id: c.technician_id,
                         distance_m: c.distance_m.round(),
@@ -566,7 +596,18 @@ impl DispatchService {
 
         let mut recommendation = None;
         let mut candidates = Vec::new();
-        let day = input.slot.map_or(today, |s| s.date);
+        if let Some(s) = input.slot {
+            if !self.slot_open(s.date, s.period, now) {
+                return Err(invalid(
+                    "slot",
+                    format!(
+                        "the {} slot of {} has started or passed; choose a later one",
+                        s.period, s.date
+                    ),
+                ));
+            }
+        }
+        let day = input.slot.map_or_else(|| self.service_day(now), |s| s.date);
         match input.kind {
             JobKind::CarryIn => {
                 let (s, d) = self.carry_in_station(&input)?;
@@ -796,9 +837,7 @@ impl DispatchService {
             },
             now,
         )?;
-        let day = job
-            .booked_day
-            .unwrap_or_else(|| self.ctx.calendar.local_date(now));
+        let day = job.booked_day.unwrap_or_else(|| self.service_day(now));
         let eta = self
             .ctx
             .travel
@@ -936,7 +975,7 @@ impl DispatchService {
         apply: bool,
     ) -> Result<Optimised> {
         let actor = who.token_id.as_str();
-        let day = self.today();
+        let day = self.service_day(self.now());
         let region = match (who.scope.region(), region) {
             (Some(own), Some(asked)) if own != asked => {
                 return Err(DispatchError::NotFound(format!("no region {asked}")))
