@@ -196,7 +196,7 @@ impl JobDraft {
             .map(|a| a.trim().to_owned())
             .filter(|a| !a.is_empty());
         f.check(
-            !address.as_ref().is_some_and(|a| a.chars().count() > 200),
+            address.as_ref().is_none_or(|a| a.chars().count() <= 200),
             "address",
             "address is longer than 200 characters",
         );
