@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod basic;
 pub mod config;
+pub mod demo;
 pub mod dispatch;
 pub mod http;
 pub mod network;
@@ -25,11 +26,6 @@ use http::AppState;
 use network::index::{SharedIndex, StationIndex};
 use store::Db;
 
-/// The demo network shipped in `data/demo/` (see its README for how it is made).
-pub const DEMO_STATIONS_CSV: &str = include_str!("../data/demo/stations.csv");
-/// The demo network's technicians.
-pub const DEMO_TECHNICIANS_CSV: &str = include_str!("../data/demo/technicians.csv");
-
 /// A built, bound, not yet running server.
 pub struct Application {
     port: u16,
@@ -48,7 +44,7 @@ impl Application {
             .with_context(|| format!("connecting to {}", redact(&settings.database_url)))?;
         db.migrate().await.context("applying migrations")?;
         if !settings.no_demo {
-            load_demo_if_empty(&db).await?;
+            demo::load_demo_if_empty(&db).await?;
         }
         // Read before loading: a write landing in between then still looks
         // new to the refresher, instead of being missed for good.
@@ -125,30 +121,6 @@ pub async fn load_index(db: &Db) -> anyhow::Result<StationIndex> {
     ))
 }
 
-/// Loads the shipped demo network when the directory is empty; returns
-/// whether it did.
-pub async fn load_demo_if_empty(db: &Db) -> anyhow::Result<bool> {
-    if store::stations::count(db).await? > 0 {
-        return Ok(false);
-    }
-    let parsed =
-        network::import::parse(network::import::Format::Csv, DEMO_STATIONS_CSV.as_bytes())?;
-    anyhow::ensure!(
-        parsed.errors.is_empty(),
-        "demo data has invalid rows: {:?}",
-        parsed.errors
-    );
-    let technicians = demo_technicians()?;
-    store::stations::upsert_many(db, &parsed.stations).await?;
-    store::technicians::upsert_many(db, &technicians).await?;
-    tracing::info!(
-        stations = parsed.stations.len(),
-        technicians = technicians.len(),
-        "loaded the demo network"
-    );
-    Ok(true)
-}
-
 /// Rebuilds the index whenever the directory version moves: polled every
 /// `refresh_secs`, and at once on a PostgreSQL NOTIFY.
 async fn refresh_index(state: web::Data<AppState>, mut seen: Option<i64>) {
@@ -175,15 +147,4 @@ async fn refresh_index(state: web::Data<AppState>, mut seen: Option<i64>) {
             Err(e) => tracing::warn!(error = %e, "index refresh failed"),
         }
     }
-}
-
-/// The shipped demo technicians.
-pub fn demo_technicians() -> anyhow::Result<Vec<dispatch::Technician>> {
-    let mut rdr = csv::Reader::from_reader(DEMO_TECHNICIANS_CSV.as_bytes());
-    rdr.deserialize::<dispatch::TechnicianDraft>()
-        .map(|r| {
-            dispatch::Technician::try_from(r?)
-                .map_err(|e| anyhow::anyhow!("demo technician is invalid: {e:?}"))
-        })
-        .collect()
 }

@@ -96,7 +96,7 @@ enum Command {
     DemoData {
         #[arg(long, default_value = "data/demo")]
         out: PathBuf,
-        #[arg(long, default_value_t = repairnet::network::demo::DEFAULT_SEED)]
+        #[arg(long, default_value_t = repairnet::demo::DEFAULT_SEED)]
         seed: u64,
     },
 }
@@ -367,9 +367,9 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::DemoData { out, seed } => {
-            let net = repairnet::network::demo::generate(Gazetteer::embedded(), seed);
-            std::fs::create_dir_all(&out)?;
-            repairnet::network::demo::write_csv(&net, &out)?;
+            let net = repairnet::demo::generate(Gazetteer::embedded(), seed)?;
+            repairnet::demo::write_csv(&net, &out)
+                .with_context(|| format!("writing {}", out.display()))?;
             eprintln!("wrote the demo network to {}", out.display());
         }
     }

@@ -1,7 +1,6 @@
 //! The station directory: the validated station model, the exact spatial
 //! index and the queries on it, import and export.
 
-pub mod demo;
 pub mod export;
 pub mod filter;
 pub mod import;

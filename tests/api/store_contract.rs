@@ -30,7 +30,7 @@ async fn fresh(backend: Backend) -> Option<Db> {
 }
 
 fn sample() -> Vec<repairnet::network::Station> {
-    let parsed = parse(Format::Csv, repairnet::DEMO_STATIONS_CSV.as_bytes()).unwrap();
+    let parsed = parse(Format::Csv, repairnet::demo::STATIONS_CSV.as_bytes()).unwrap();
     assert!(parsed.errors.is_empty());
     parsed.stations
 }

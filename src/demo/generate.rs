@@ -1,9 +1,9 @@
-//! The demo network: a deterministic, invented station directory and
-//! technician roster shaped like the reference network of a national PC
+//! The demo network generator: a deterministic, invented station directory
+//! and technician roster shaped like the reference network of a national PC
 //! brand. Stations sit near real division centres from the gazetteer; names,
-//! addresses, phone numbers and people are made up. The same seed always
-//! gives the same network, byte for byte, so `data/demo/` can be regenerated
-//! and checked against the generator.
+//! addresses, phone numbers and people are made up, drawn from the tables in
+//! `data/demo/tables/`. The same seed always gives the same network, byte for
+//! byte, so `data/demo/` can be regenerated and checked against the generator.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -13,8 +13,11 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::basic::{Adcode, LatLon};
-use crate::network::model::{Product, Service, Station, StationDraft};
+use super::tables::{TableError, Tables};
+use crate::basic::{Adcode, FieldError, LatLon};
+use crate::dispatch::{Technician, TechnicianId};
+use crate::network::model::{Product, Service, Station, StationDraft, StationId};
+use crate::network::{export, import};
 use crate::places::{Division, Gazetteer, Level, Region};
 
 /// The seed the committed `data/demo/` files were generated with.
@@ -34,9 +37,9 @@ pub const STATIONS_FILE: &str = "stations.csv";
 pub const TECHNICIANS_FILE: &str = "technicians.csv";
 
 /// Header of `stations.csv`, the same columns the importer reads.
-pub const STATION_COLUMNS: [&str; 15] = super::import::CSV_COLUMNS;
+pub const STATION_COLUMNS: [&str; 15] = import::CSV_COLUMNS;
 
-/// Header of `technicians.csv`.
+/// Header of `technicians.csv`, the columns a `TechnicianDraft` reads.
 pub const TECHNICIAN_COLUMNS: [&str; 6] = [
     "id",
     "station_id",
@@ -46,433 +49,35 @@ pub const TECHNICIAN_COLUMNS: [&str; 6] = [
     "on_duty",
 ];
 
-/// A technician of the demo roster (the dispatch layer imports these).
-#[derive(Debug, Clone, PartialEq)]
-pub struct DemoTechnician {
-    /// Positive integer, as the database assigns technician ids.
-    pub id: i64,
-    pub station_id: String,
-    pub name: String,
-    pub skills: BTreeSet<Product>,
-    pub daily_capacity: u8,
-    pub on_duty: bool,
-}
-
 /// The generated network: stations in id order of generation (adcode
 /// order), technicians grouped by station.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoNetwork {
     pub seed: u64,
     pub stations: Vec<Station>,
-    pub technicians: Vec<DemoTechnician>,
+    pub technicians: Vec<Technician>,
 }
 
-/// Cities that get several stations, by city key (province adcode for the
-/// four municipalities, prefecture adcode otherwise) and station count.
-/// The big national cities first, then provincial capitals and other
-/// large cities.
-const BIG_CITIES: &[(u32, usize)] = &[
-    (110000, 8), // 北京
-    (310000, 8), // 上海
-    (440100, 7), // 广州
-    (440300, 7), // 深圳
-    (510100, 6), // 成都
-    (500000, 6), // 重庆
-    (420100, 5), // 武汉
-    (610100, 5), // 西安
-    (330100, 5), // 杭州
-    (320100, 5), // 南京
-    (120000, 5), // 天津
-    (210100, 4), // 沈阳
-    (370100, 4), // 济南
-    (370200, 4), // 青岛
-    (320500, 4), // 苏州
-    (330200, 4), // 宁波
-    (340100, 4), // 合肥
-    (350100, 4), // 福州
-    (410100, 4), // 郑州
-    (430100, 4), // 长沙
-    (530100, 4), // 昆明
-    (210200, 3), // 大连
-    (220100, 3), // 长春
-    (230100, 3), // 哈尔滨
-    (130100, 3), // 石家庄
-    (140100, 3), // 太原
-    (150100, 3), // 呼和浩特
-    (320200, 3), // 无锡
-    (350200, 3), // 厦门
-    (360100, 3), // 南昌
-    (440600, 3), // 佛山
-    (450100, 3), // 南宁
-    (460100, 3), // 海口
-    (520100, 3), // 贵阳
-    (620100, 3), // 兰州
-    (650100, 3), // 乌鲁木齐
-    (540100, 2), // 拉萨
-    (630100, 2), // 西宁
-    (640100, 2), // 银川
-];
-
-/// Prefectures left out: 三沙 is a scatter of islands with no place for a
-/// walk-in workshop.
-const EXCLUDED_CITIES: &[u32] = &[460300];
-
-/// Long-distance area codes by the first four adcode digits (municipalities
-/// by the first two). Cities missing here get an invented mobile number.
-const AREA_CODES: &[(u32, &str)] = &[
-    (11, "010"),
-    (12, "022"),
-    (31, "021"),
-    (50, "023"),
-    (1301, "0311"),
-    (1302, "0315"),
-    (1303, "0335"),
-    (1304, "0310"),
-    (1305, "0319"),
-    (1306, "0312"),
-    (1307, "0313"),
-    (1308, "0314"),
-    (1309, "0317"),
-    (1310, "0316"),
-    (1311, "0318"),
-    (1401, "0351"),
-    (1402, "0352"),
-    (1403, "0353"),
-    (1404, "0355"),
-    (1405, "0356"),
-    (1406, "0349"),
-    (1407, "0354"),
-    (1408, "0359"),
-    (1409, "0350"),
-    (1410, "0357"),
-    (1411, "0358"),
-    (1501, "0471"),
-    (1502, "0472"),
-    (1503, "0473"),
-    (1504, "0476"),
-    (1505, "0475"),
-    (1506, "0477"),
-    (1507, "0470"),
-    (1508, "0478"),
-    (1509, "0474"),
-    (1522, "0482"),
-    (1525, "0479"),
-    (1529, "0483"),
-    (2101, "024"),
-    (2102, "0411"),
-    (2103, "0412"),
-    (2106, "0415"),
-    (2107, "0416"),
-    (2108, "0417"),
-    (2109, "0418"),
-    (2110, "0419"),
-    (2111, "0427"),
-    (2113, "0421"),
-    (2114, "0429"),
-    (2201, "0431"),
-    (2202, "0432"),
-    (2203, "0434"),
-    (2204, "0437"),
-    (2205, "0435"),
-    (2206, "0439"),
-    (2207, "0438"),
-    (2208, "0436"),
-    (2224, "0433"),
-    (2301, "0451"),
-    (2302, "0452"),
-    (2303, "0467"),
-    (2304, "0468"),
-    (2305, "0469"),
-    (2306, "0459"),
-    (2307, "0458"),
-    (2308, "0454"),
-    (2309, "0464"),
-    (2310, "0453"),
-    (2311, "0456"),
-    (2312, "0455"),
-    (2327, "0457"),
-    (3201, "025"),
-    (3202, "0510"),
-    (3203, "0516"),
-    (3204, "0519"),
-    (3205, "0512"),
-    (3206, "0513"),
-    (3207, "0518"),
-    (3208, "0517"),
-    (3209, "0515"),
-    (3210, "0514"),
-    (3211, "0511"),
-    (3212, "0523"),
-    (3213, "0527"),
-    (3301, "0571"),
-    (3302, "0574"),
-    (3303, "0577"),
-    (3304, "0573"),
-    (3305, "0572"),
-    (3306, "0575"),
-    (3307, "0579"),
-    (3308, "0570"),
-    (3309, "0580"),
-    (3310, "0576"),
-    (3311, "0578"),
-    (3401, "0551"),
-    (3402, "0553"),
-    (3403, "0552"),
-    (3404, "0554"),
-    (3405, "0555"),
-    (3406, "0561"),
-    (3407, "0562"),
-    (3408, "0556"),
-    (3410, "0559"),
-    (3411, "0550"),
-    (3412, "0558"),
-    (3413, "0557"),
-    (3415, "0564"),
-    (3416, "0558"),
-    (3417, "0566"),
-    (3418, "0563"),
-    (3501, "0591"),
-    (3502, "0592"),
-    (3503, "0594"),
-    (3504, "0598"),
-    (3505, "0595"),
-    (3506, "0596"),
-    (3507, "0599"),
-    (3508, "0597"),
-    (3509, "0593"),
-    (3601, "0791"),
-    (3602, "0798"),
-    (3603, "0799"),
-    (3604, "0792"),
-    (3605, "0790"),
-    (3606, "0701"),
-    (3607, "0797"),
-    (3608, "0796"),
-    (3609, "0795"),
-    (3610, "0794"),
-    (3611, "0793"),
-    (3701, "0531"),
-    (3702, "0532"),
-    (3703, "0533"),
-    (3704, "0632"),
-    (3705, "0546"),
-    (3706, "0535"),
-    (3707, "0536"),
-    (3708, "0537"),
-    (3709, "0538"),
-    (3710, "0631"),
-    (3711, "0633"),
-    (3713, "0539"),
-    (3714, "0534"),
-    (3715, "0635"),
-    (3716, "0543"),
-    (3717, "0530"),
-    (4101, "0371"),
-    (4103, "0379"),
-    (4104, "0375"),
-    (4105, "0372"),
-    (4106, "0392"),
-    (4107, "0373"),
-    (4108, "0391"),
-    (4109, "0393"),
-    (4110, "0374"),
-    (4111, "0395"),
-    (4112, "0398"),
-    (4113, "0377"),
-    (4114, "0370"),
-    (4115, "0376"),
-    (4116, "0394"),
-    (4117, "0396"),
-    (4201, "027"),
-    (4202, "0714"),
-    (4203, "0719"),
-    (4205, "0717"),
-    (4206, "0710"),
-    (4207, "0711"),
-    (4208, "0724"),
-    (4209, "0712"),
-    (4210, "0716"),
-    (4211, "0713"),
-    (4212, "0715"),
-    (4213, "0722"),
-    (4228, "0718"),
-    (4301, "0731"),
-    (4304, "0734"),
-    (4305, "0739"),
-    (4306, "0730"),
-    (4307, "0736"),
-    (4308, "0744"),
-    (4309, "0737"),
-    (4310, "0735"),
-    (4311, "0746"),
-    (4312, "0745"),
-    (4313, "0738"),
-    (4331, "0743"),
-    (4401, "020"),
-    (4402, "0751"),
-    (4403, "0755"),
-    (4404, "0756"),
-    (4405, "0754"),
-    (4406, "0757"),
-    (4407, "0750"),
-    (4408, "0759"),
-    (4409, "0668"),
-    (4412, "0758"),
-    (4413, "0752"),
-    (4414, "0753"),
-    (4415, "0660"),
-    (4416, "0762"),
-    (4417, "0662"),
-    (4418, "0763"),
-    (4419, "0769"),
-    (4420, "0760"),
-    (4451, "0768"),
-    (4452, "0663"),
-    (4453, "0766"),
-    (4501, "0771"),
-    (4502, "0772"),
-    (4503, "0773"),
-    (4504, "0774"),
-    (4505, "0779"),
-    (4506, "0770"),
-    (4507, "0777"),
-    (4508, "0775"),
-    (4509, "0775"),
-    (4510, "0776"),
-    (4511, "0774"),
-    (4512, "0778"),
-    (4513, "0772"),
-    (4514, "0771"),
-    (4601, "0898"),
-    (4602, "0898"),
-    (4604, "0898"),
-    (5101, "028"),
-    (5103, "0813"),
-    (5104, "0812"),
-    (5105, "0830"),
-    (5106, "0838"),
-    (5107, "0816"),
-    (5108, "0839"),
-    (5109, "0825"),
-    (5110, "0832"),
-    (5111, "0833"),
-    (5113, "0817"),
-    (5115, "0831"),
-    (5116, "0826"),
-    (5117, "0818"),
-    (5118, "0835"),
-    (5119, "0827"),
-    (5132, "0837"),
-    (5133, "0836"),
-    (5134, "0834"),
-    (5201, "0851"),
-    (5202, "0858"),
-    (5205, "0857"),
-    (5206, "0856"),
-    (5223, "0859"),
-    (5226, "0855"),
-    (5227, "0854"),
-    (5301, "0871"),
-    (5303, "0874"),
-    (5304, "0877"),
-    (5305, "0875"),
-    (5306, "0870"),
-    (5307, "0888"),
-    (5308, "0879"),
-    (5309, "0883"),
-    (5323, "0878"),
-    (5325, "0873"),
-    (5326, "0876"),
-    (5328, "0691"),
-    (5329, "0872"),
-    (5331, "0692"),
-    (5333, "0886"),
-    (5334, "0887"),
-    (5401, "0891"),
-    (5402, "0892"),
-    (5403, "0895"),
-    (5404, "0894"),
-    (5405, "0893"),
-    (5406, "0896"),
-    (5425, "0897"),
-    (6101, "029"),
-    (6102, "0919"),
-    (6103, "0917"),
-    (6104, "029"),
-    (6105, "0913"),
-    (6106, "0911"),
-    (6107, "0916"),
-    (6108, "0912"),
-    (6109, "0915"),
-    (6110, "0914"),
-    (6201, "0931"),
-    (6202, "0937"),
-    (6203, "0935"),
-    (6204, "0943"),
-    (6205, "0938"),
-    (6206, "0935"),
-    (6207, "0936"),
-    (6208, "0933"),
-    (6209, "0937"),
-    (6210, "0934"),
-    (6211, "0932"),
-    (6212, "0939"),
-    (6229, "0930"),
-    (6230, "0941"),
-    (6301, "0971"),
-    (6302, "0972"),
-    (6322, "0970"),
-    (6323, "0973"),
-    (6325, "0974"),
-    (6326, "0975"),
-    (6327, "0976"),
-    (6328, "0977"),
-    (6401, "0951"),
-    (6402, "0952"),
-    (6403, "0953"),
-    (6404, "0954"),
-    (6405, "0955"),
-    (6501, "0991"),
-    (6502, "0990"),
-    (6504, "0995"),
-    (6505, "0902"),
-    (6523, "0994"),
-    (6527, "0909"),
-    (6528, "0996"),
-    (6529, "0997"),
-    (6530, "0908"),
-    (6531, "0998"),
-    (6532, "0903"),
-    (6540, "0999"),
-    (6542, "0901"),
-    (6543, "0906"),
-];
-
-/// Common road-name stems; combined with a suffix and a number they give
-/// addresses like `临园路88号`.
-const ROAD_STEMS: &[&str] = &[
-    "人民", "解放", "建设", "中山", "新华", "胜利", "文化", "和平", "长江", "滨江", "迎宾", "科技",
-    "创业", "临园", "学府", "金融", "光明", "友谊", "幸福", "青年", "花园", "振兴", "东风", "工业",
-];
-const ROAD_SUFFIXES: &[&str] = &["路", "大道", "街", "东路", "西路", "南路", "北路", "中路"];
-
-const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
-    "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹",
-];
-const GIVEN_NAMES: &[&str] = &[
-    "伟", "芳", "娜", "敏", "静", "磊", "军", "洋", "勇", "杰", "涛", "明", "超", "刚", "平", "辉",
-    "建华", "志强", "海燕", "晓东", "文博", "子轩", "浩然", "雨桐", "俊杰", "思远", "嘉怡", "宇航",
-    "建国", "丽娟", "春雷", "玉兰", "国强", "佳琪", "鹏飞", "晨曦",
-];
-
-/// Opening hours with their weights (out of 100); all OSM syntax.
-const HOURS: &[(&str, u32)] = &[
-    ("Mo-Su 09:00-18:00", 68),
-    ("Mo-Sa 09:00-18:00", 17),
-    ("Mo-Fr 08:30-17:30; Sa 09:00-12:00", 8),
-    ("Mo-Su 08:00-20:00", 7),
-];
+/// Why the generator could not build a network. Apart from broken tables
+/// these mean the generator itself is wrong: it should only ever build
+/// values that validate.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GenerateError {
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error("division {0} has no centre to place a station at")]
+    NoCentre(Adcode),
+    #[error("station {0} repairs nothing, so it can have no technician")]
+    NoProducts(StationId),
+    #[error("built an invalid point near division {adcode}: {error}")]
+    InvalidPoint { adcode: Adcode, error: FieldError },
+    #[error("built an invalid station {id}: {errors:?}")]
+    InvalidStation { id: String, errors: Vec<FieldError> },
+    #[error("built an invalid technician id: {0}")]
+    InvalidTechnician(FieldError),
+    #[error("demo table {0} has no rows")]
+    EmptyTable(&'static str),
+}
 
 /// A prefecture-level city and the places in it where stations can go.
 struct City<'g> {
@@ -525,7 +130,7 @@ fn short(d: &Division) -> String {
 }
 
 /// The cities of the mainland with at least one site, in adcode order.
-fn cities(gaz: &Gazetteer) -> Vec<City<'_>> {
+fn cities<'g>(gaz: &'g Gazetteer, t: &Tables) -> Vec<City<'g>> {
     let mut divisions: Vec<&Division> = gaz.divisions().collect();
     divisions.sort_by_key(|d| d.adcode);
 
@@ -555,7 +160,7 @@ fn cities(gaz: &Gazetteer) -> Vec<City<'_>> {
 
     let mut out = Vec::new();
     for (key, head) in heads {
-        if EXCLUDED_CITIES.contains(&key.value()) {
+        if t.excluded_cities.contains(&key) {
             continue;
         }
         let Some(centre) = head
@@ -584,10 +189,11 @@ fn cities(gaz: &Gazetteer) -> Vec<City<'_>> {
             short_name: short(head),
             sites: city_sites,
             seat,
-            big: BIG_CITIES
+            big: t
+                .big_cities
                 .iter()
-                .find(|(k, _)| *k == key.value())
-                .map(|(_, n)| *n),
+                .find(|b| b.city == key)
+                .map(|b| b.stations),
         });
     }
     out
@@ -673,22 +279,23 @@ fn pick_sites<'g>(rng: &mut ChaCha8Rng, city: &City<'g>, n: usize) -> Vec<&'g Di
 
 /// A point `MIN_JITTER_KM..MAX_JITTER_KM` from `p` in a random direction,
 /// rounded to the 6 decimals the CSV keeps.
-fn jitter(rng: &mut ChaCha8Rng, p: LatLon) -> LatLon {
+fn jitter(rng: &mut ChaCha8Rng, p: LatLon) -> Result<LatLon, FieldError> {
     let bearing = rng.gen_range(0.0..std::f64::consts::TAU);
     let km = rng.gen_range(MIN_JITTER_KM..MAX_JITTER_KM);
     let dlat = km * bearing.cos() / 111.195;
     let dlon = km * bearing.sin() / (111.195 * p.lat.to_radians().cos());
     let round = |v: f64| (v * 1e6).round() / 1e6;
-    LatLon::new(round(p.lat + dlat), round(p.lon + dlon)).expect("a few km from a valid point")
+    LatLon::new(round(p.lat + dlat), round(p.lon + dlon))
 }
 
-fn phone(rng: &mut ChaCha8Rng, key: Adcode) -> String {
+fn phone(rng: &mut ChaCha8Rng, t: &Tables, key: Adcode) -> String {
     let code4 = key.value() / 100;
     let code2 = key.province_code();
-    let area = AREA_CODES
+    let area = t
+        .area_codes
         .iter()
-        .find(|(k, _)| *k == code4 || *k == code2)
-        .map(|(_, c)| *c);
+        .find(|a| a.prefix == code4 || a.prefix == code2)
+        .map(|a| a.area_code.as_str());
     match area {
         // Some stations publish the brand's national service line.
         _ if rng.gen_bool(0.06) => format!(
@@ -717,16 +324,21 @@ fn phone(rng: &mut ChaCha8Rng, key: Adcode) -> String {
     }
 }
 
-fn address(rng: &mut ChaCha8Rng, city: &City<'_>, site: &Division) -> String {
-    let stem = ROAD_STEMS.choose(rng).expect("non-empty");
-    let suffix = ROAD_SUFFIXES.choose(rng).expect("non-empty");
+fn address(
+    rng: &mut ChaCha8Rng,
+    t: &Tables,
+    city: &City<'_>,
+    site: &Division,
+) -> Result<String, GenerateError> {
+    let stem = pick(rng, &t.road_stems, "road_stems")?;
+    let suffix = pick(rng, &t.road_suffixes, "road_suffixes")?;
     let number = rng.gen_range(1..=399);
     let district = if site.adcode == city.key {
         ""
     } else {
         site.name.as_str()
     };
-    format!("{}{district}{stem}{suffix}{number}号", city.name)
+    Ok(format!("{}{district}{stem}{suffix}{number}号", city.name))
 }
 
 fn products(rng: &mut ChaCha8Rng, big_main: bool) -> BTreeSet<Product> {
@@ -747,16 +359,34 @@ fn products(rng: &mut ChaCha8Rng, big_main: bool) -> BTreeSet<Product> {
     out
 }
 
-fn opening_hours(rng: &mut ChaCha8Rng) -> &'static str {
-    let total: u32 = HOURS.iter().map(|(_, w)| w).sum();
+/// An item of a table, uniformly. The tables are checked non-empty when
+/// parsed, so the error only guards against that check going missing.
+fn pick<'t>(
+    rng: &mut ChaCha8Rng,
+    items: &'t [String],
+    table: &'static str,
+) -> Result<&'t str, GenerateError> {
+    items
+        .choose(rng)
+        .map(String::as_str)
+        .ok_or(GenerateError::EmptyTable(table))
+}
+
+/// An opening-hours rule, by weight (the table is checked to have a
+/// positive total that fits a `u32`, so the range is never empty).
+fn opening_hours<'t>(rng: &mut ChaCha8Rng, t: &'t Tables) -> Result<&'t str, GenerateError> {
+    let total: u32 = t.opening_hours.iter().map(|h| h.weight).sum();
     let mut pick = rng.gen_range(0..total);
-    for (h, w) in HOURS {
-        if pick < *w {
-            return h;
+    for h in &t.opening_hours {
+        if pick < h.weight {
+            return Ok(&h.opening_hours);
         }
-        pick -= w;
+        pick -= h.weight;
     }
-    HOURS[0].0
+    t.opening_hours
+        .first()
+        .map(|h| h.opening_hours.as_str())
+        .ok_or(GenerateError::EmptyTable("opening_hours"))
 }
 
 /// On-site radius: 20–50 km in compact cities; in sprawling prefectures
@@ -776,51 +406,65 @@ fn onsite_radius(rng: &mut ChaCha8Rng, city: &City<'_>, at: LatLon) -> f64 {
     }
 }
 
+/// The technicians of an on-site station, numbered on from `next_id`.
 fn technicians(
     rng: &mut ChaCha8Rng,
+    t: &Tables,
     station: &Station,
     big: bool,
     next_id: &mut usize,
-) -> Vec<DemoTechnician> {
-    let n = if big {
+) -> Result<Vec<Technician>, GenerateError> {
+    // Drawn as `i32`, as the committed files were: another integer type
+    // would draw other numbers from the same seed.
+    let n: i32 = if big {
         rng.gen_range(3..=6)
     } else {
         rng.gen_range(1..=4)
     };
     let offered: Vec<Product> = station.products.iter().copied().collect();
-    (0..n)
-        .map(|_| {
-            let mut skills: BTreeSet<Product> = offered
-                .iter()
-                .copied()
-                .filter(|p| {
-                    let chance = if *p == Product::Notebook { 0.92 } else { 0.5 };
-                    rng.gen_bool(chance)
-                })
-                .collect();
-            if skills.is_empty() {
-                skills.insert(*offered.choose(rng).expect("stations repair something"));
-            }
-            let surname = SURNAMES.choose(rng).expect("non-empty");
-            let given = GIVEN_NAMES.choose(rng).expect("non-empty");
-            *next_id += 1;
-            DemoTechnician {
-                id: *next_id as i64,
-                station_id: station.id.to_string(),
-                name: format!("{surname}{given}"),
-                skills,
-                daily_capacity: rng.gen_range(3..=8),
-                on_duty: rng.gen_bool(0.9),
-            }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let mut skills: BTreeSet<Product> = offered
+            .iter()
+            .copied()
+            .filter(|p| {
+                let chance = if *p == Product::Notebook { 0.92 } else { 0.5 };
+                rng.gen_bool(chance)
+            })
+            .collect();
+        if skills.is_empty() {
+            let Some(p) = offered.choose(rng) else {
+                return Err(GenerateError::NoProducts(station.id.clone()));
+            };
+            skills.insert(*p);
+        }
+        let surname = pick(rng, &t.surnames, "surnames")?;
+        let given = pick(rng, &t.given_names, "given_names")?;
+        *next_id += 1;
+        let id = i64::try_from(*next_id)
+            .map_err(|_| FieldError::new("id", "technician id out of range"))
+            .and_then(TechnicianId::new)
+            .map_err(GenerateError::InvalidTechnician)?;
+        // A `u8` range for the same reason as `n`.
+        let daily_capacity = u32::from(rng.gen_range(3..=8u8));
+        out.push(Technician {
+            id,
+            station_id: station.id.clone(),
+            name: format!("{surname}{given}"),
+            skills,
+            daily_capacity,
+            on_duty: rng.gen_bool(0.9),
+        });
+    }
+    Ok(out)
 }
 
-/// Generates the demo network from the gazetteer. Deterministic: the same
-/// gazetteer and seed give the same network.
-pub fn generate(gaz: &Gazetteer, seed: u64) -> DemoNetwork {
+/// Generates the demo network from the gazetteer and the embedded tables.
+/// Deterministic: the same gazetteer, tables and seed give the same network.
+pub fn generate(gaz: &Gazetteer, seed: u64) -> Result<DemoNetwork, GenerateError> {
+    let t = Tables::embedded()?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let cities = cities(gaz);
+    let cities = cities(gaz, t);
     let counts = station_counts(&mut rng, &cities);
 
     let mut slots: Vec<Slot<'_, '_>> = Vec::new();
@@ -852,8 +496,13 @@ pub fn generate(gaz: &Gazetteer, seed: u64) -> DemoNetwork {
         let letter = letters.entry(slot.site.adcode).or_insert(b'A');
         let id = format!("S{}{}", slot.site.adcode, *letter as char);
         *letter += 1;
-        let centre = slot.site.location.expect("sites have a centre");
-        let location = jitter(&mut rng, centre);
+        let Some(centre) = slot.site.location else {
+            return Err(GenerateError::NoCentre(slot.site.adcode));
+        };
+        let location = jitter(&mut rng, centre).map_err(|error| GenerateError::InvalidPoint {
+            adcode: slot.site.adcode,
+            error,
+        })?;
         let big = slot.city.big.is_some();
         // 广安区 of 广安 gives 广安服务站, not 广安广安服务站.
         let place = match short(slot.site) {
@@ -885,8 +534,9 @@ pub fn generate(gaz: &Gazetteer, seed: u64) -> DemoNetwork {
             city: slot.city.name.clone(),
             adcode: serde_json::Value::String(slot.site.adcode.to_string()),
             region: Region::of_adcode(slot.site.adcode).map(|r| r.code().to_owned()),
-            address: address(&mut rng, slot.city, slot.site),
-            phone: phone(&mut rng, slot.city.key),
+            // Fields are evaluated in order, and each draws from `rng`.
+            address: address(&mut rng, t, slot.city, slot.site)?,
+            phone: phone(&mut rng, t, slot.city.key),
             lat: location.lat,
             lon: location.lon,
             services: services.iter().map(ToString::to_string).collect(),
@@ -894,28 +544,31 @@ pub fn generate(gaz: &Gazetteer, seed: u64) -> DemoNetwork {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
-            opening_hours: opening_hours(&mut rng).to_owned(),
+            opening_hours: opening_hours(&mut rng, t)?.to_owned(),
             timezone: "Asia/Shanghai".to_owned(),
             onsite_radius_km: radius,
         };
-        let station = Station::try_from(draft)
-            .unwrap_or_else(|e| panic!("demo generator built an invalid station: {e:?}"));
+        let draft_id = draft.id.clone();
+        let station = Station::try_from(draft).map_err(|errors| GenerateError::InvalidStation {
+            id: draft_id,
+            errors,
+        })?;
         if is_onsite {
-            technicians_out.extend(technicians(&mut rng, &station, big, &mut next_tech));
+            technicians_out.extend(technicians(&mut rng, t, &station, big, &mut next_tech)?);
         }
         stations.push(station);
     }
 
-    DemoNetwork {
+    Ok(DemoNetwork {
         seed,
         stations,
         technicians: technicians_out,
-    }
+    })
 }
 
 /// Writes `stations.csv` (the importer's columns) to `out`.
 pub fn write_stations<W: io::Write>(net: &DemoNetwork, mut out: W) -> io::Result<()> {
-    let bytes = super::export::to_csv(&net.stations).map_err(io::Error::other)?;
+    let bytes = export::to_csv(&net.stations).map_err(io::Error::other)?;
     out.write_all(&bytes)?;
     out.flush()
 }
@@ -927,7 +580,7 @@ pub fn write_technicians<W: io::Write>(net: &DemoNetwork, out: W) -> io::Result<
     for t in &net.technicians {
         w.write_record([
             t.id.to_string(),
-            t.station_id.clone(),
+            t.station_id.to_string(),
             t.name.clone(),
             crate::basic::join_list(&t.skills),
             t.daily_capacity.to_string(),
@@ -949,9 +602,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-
-    const STATIONS_CSV: &str = include_str!("../../data/demo/stations.csv");
-    const TECHNICIANS_CSV: &str = include_str!("../../data/demo/technicians.csv");
+    use crate::demo::load::{demo_technicians, STATIONS_CSV, TECHNICIANS_CSV};
 
     fn split(cell: &str) -> Vec<String> {
         cell.split(';')
@@ -1077,7 +728,7 @@ mod tests {
 
     #[test]
     fn generate_reproduces_the_committed_files() {
-        let net = generate(Gazetteer::embedded(), DEFAULT_SEED);
+        let net = generate(Gazetteer::embedded(), DEFAULT_SEED).unwrap();
         let mut stations = Vec::new();
         write_stations(&net, &mut stations).unwrap();
         assert!(
@@ -1093,8 +744,14 @@ mod tests {
     }
 
     #[test]
+    fn the_loader_reads_back_the_generated_technicians() {
+        let net = generate(Gazetteer::embedded(), DEFAULT_SEED).unwrap();
+        assert_eq!(demo_technicians().unwrap(), net.technicians);
+    }
+
+    #[test]
     fn technicians_belong_to_onsite_stations_and_fit_their_products() {
-        let net = generate(Gazetteer::embedded(), DEFAULT_SEED);
+        let net = generate(Gazetteer::embedded(), DEFAULT_SEED).unwrap();
         let by_id: BTreeMap<&str, &Station> =
             net.stations.iter().map(|s| (s.id.as_str(), s)).collect();
         let mut per_station: BTreeMap<&str, usize> = BTreeMap::new();
@@ -1123,8 +780,8 @@ mod tests {
     #[test]
     fn other_seeds_differ_but_keep_the_shape() {
         let gaz = Gazetteer::embedded();
-        let a = generate(gaz, DEFAULT_SEED);
-        let b = generate(gaz, DEFAULT_SEED + 1);
+        let a = generate(gaz, DEFAULT_SEED).unwrap();
+        let b = generate(gaz, DEFAULT_SEED + 1).unwrap();
         assert_ne!(a.stations, b.stations);
         assert_eq!(a.stations.len(), b.stations.len());
         let onsite = |n: &DemoNetwork| {
@@ -1135,7 +792,7 @@ mod tests {
         };
         assert_eq!(onsite(&a), onsite(&b));
         assert_eq!(
-            generate(gaz, DEFAULT_SEED + 1),
+            generate(gaz, DEFAULT_SEED + 1).unwrap(),
             b,
             "same seed, same network"
         );
