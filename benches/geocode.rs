@@ -1,6 +1,12 @@
 //! Throughput of `Gazetteer::geocode` over the evaluation addresses
 //! (`data/geocode-eval.csv`), in addresses per second, single thread.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark set-up; a failure there is the benchmark's own bug"
+)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use repairnet::places::Gazetteer;
 

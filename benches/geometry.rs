@@ -2,6 +2,12 @@
 //! haversine distance (every nearest answer) and lon/lat box membership
 //! (every bbox candidate). `cargo bench --bench geometry`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark set-up; a failure there is the benchmark's own bug"
+)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use geo::{Distance, Haversine, Intersects};
 use rand::{Rng, SeedableRng};

@@ -5,6 +5,12 @@
 //! Before timing, a full `cargo bench` run also prints how often the raw
 //! lon/lat tree picks the wrong stations.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark set-up; a failure there is the benchmark's own bug"
+)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 

@@ -163,8 +163,7 @@ async fn main() -> anyhow::Result<()> {
                 settings
                     .bind
                     .rsplit_once(':')
-                    .map(|(h, _)| h)
-                    .unwrap_or("127.0.0.1"),
+                    .map_or("127.0.0.1", |(h, _)| h),
                 app.port(),
                 repairnet::redact(&settings.database_url)
             );
@@ -183,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let format = match file.extension().and_then(|e| e.to_str()) {
                 Some("csv") => import::Format::Csv,
-                Some("geojson") | Some("json") => import::Format::GeoJson,
+                Some("geojson" | "json") => import::Format::GeoJson,
                 _ => bail!(
                     "{}: expected a .csv, .geojson or .json file",
                     file.display()
@@ -208,11 +207,10 @@ async fn main() -> anyhow::Result<()> {
             }
             let db = open_db(&db.url).await?;
             let bar = ProgressBar::new(parsed.stations.len() as u64).with_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} stations {per_sec} {eta}")
-                    .expect("valid template"),
+                ProgressStyle::with_template("{bar:40} {pos}/{len} stations {per_sec} {eta}")?,
             );
             let counts = store::stations::upsert_many_with_progress(&db, &parsed.stations, |n| {
-                bar.inc(n as u64)
+                bar.inc(n as u64);
             })
             .await?;
             bar.finish_and_clear();

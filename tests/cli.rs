@@ -1,5 +1,11 @@
 //! The command line, run as a user would: a real binary on a real database.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test set-up and helpers: a failure there fails the test, as it should"
+)]
+
 use std::process::Command;
 
 fn repairnet(args: &[&str], db: &str) -> (bool, String, String) {

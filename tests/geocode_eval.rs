@@ -2,6 +2,12 @@
 //! address forms (full, short, spoken, pinyin, traditional, noisy, ...) with
 //! their expected adcodes. Fails below 95 % and prints accuracy per form.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test set-up and helpers: a failure there fails the test, as it should"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use repairnet::places::Gazetteer;

@@ -1,6 +1,12 @@
 //! Property tests: every index query equals a brute-force haversine scan over
 //! the same stations, in China, near the poles and across the antimeridian.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test set-up and helpers: a failure there fails the test, as it should"
+)]
+
 use std::sync::Arc;
 
 use proptest::prelude::*;

@@ -4,6 +4,7 @@
 //! [`DispatchService`](crate::dispatch::DispatchService) use case and shapes
 //! the answer.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use actix_web::http::header;
@@ -292,7 +293,8 @@ async fn job_changes(
                     }
                     for c in &page.changes {
                         let data = serde_json::to_string(c).unwrap_or_default();
-                        out.push_str(&format!("id: {}\ndata: {data}\n\n", c.seq));
+                        // Writing to a String cannot fail.
+                        let _ = write!(out, "id: {}\ndata: {data}\n\n", c.seq);
                     }
                     let next = (state, who, page.next);
                     Some((Ok::<_, actix_web::Error>(web::Bytes::from(out)), next))

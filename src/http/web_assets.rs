@@ -9,8 +9,14 @@ struct Assets;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
-        .route("/agent", web::get().to(|| staff_page("agent.html")))
-        .route("/dispatch", web::get().to(|| staff_page("dispatch.html")))
+        .route(
+            "/agent",
+            web::get().to(|| async { staff_page("agent.html") }),
+        )
+        .route(
+            "/dispatch",
+            web::get().to(|| async { staff_page("dispatch.html") }),
+        )
         .route("/{path:.*}", web::get().to(asset));
 }
 
@@ -21,7 +27,7 @@ const STAFF_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'
     img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; \
     base-uri 'none'; form-action 'self'";
 
-async fn staff_page(file: &str) -> HttpResponse {
+fn staff_page(file: &str) -> HttpResponse {
     match serve(file) {
         Some(mut res) => {
             let h = res.headers_mut();

@@ -1,5 +1,11 @@
 //! API tests: real HTTP against a spawned server on a fresh database.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test set-up and helpers: a failure there fails the test, as it should"
+)]
+
 mod helpers;
 
 mod access;
