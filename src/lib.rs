@@ -90,13 +90,27 @@ impl Application {
     }
 
     /// Serves until the process is told to stop; keeps the index in step
-    /// with writes made by other processes meanwhile.
+    /// with writes made by other processes meanwhile, and wakes change-feed
+    /// readers when another process changes a job.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let refresher = tokio::spawn(refresh_index(self.state.clone(), self.version));
+        let jobs = tokio::spawn(follow_job_changes(self.state.clone()));
         let res = self.server.await;
         refresher.abort();
+        jobs.abort();
         self.state.db.close().await;
         res
+    }
+}
+
+/// Wakes this process's change-feed readers on every PostgreSQL
+/// notification of a job change (readers also poll, which covers SQLite
+/// and a lost connection).
+async fn follow_job_changes(state: web::Data<AppState>) {
+    let mut listener = store::Listener::on(&state.db, store::JOBS_CHANNEL).await;
+    loop {
+        listener.changed().await;
+        state.dispatch.wake();
     }
 }
 
