@@ -39,6 +39,15 @@ impl Application {
     /// Connects and migrates the database, loads the demo network into an
     /// empty one (unless disabled), builds the index and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, Arc::new(basic::SystemClock)).await
+    }
+
+    /// [`Application::build`] with the clock everything time-dependent reads
+    /// (tests move a `ManualClock` instead of waiting).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn basic::Clock>,
+    ) -> anyhow::Result<Application> {
         let db = Db::connect(&settings.database_url)
             .await
             .with_context(|| format!("connecting to {}", redact(&settings.database_url)))?;
@@ -62,7 +71,7 @@ impl Application {
             index.clone(),
             ctx,
             settings.auto_assign,
-            Arc::new(basic::SystemClock),
+            clock,
         );
         let state = web::Data::new(AppState {
             db,

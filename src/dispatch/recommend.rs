@@ -63,6 +63,22 @@ pub enum RejectReason {
     NoTechnicians,
 }
 
+impl RejectReason {
+    /// The reason's name as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::OutOfRadius => "out_of_radius",
+            RejectReason::NoOnsite => "no_onsite",
+            RejectReason::NoProduct => "no_product",
+            RejectReason::NoSkill => "no_skill",
+            RejectReason::OffDuty => "off_duty",
+            RejectReason::Full => "full",
+            RejectReason::Closed => "closed",
+            RejectReason::NoTechnicians => "no_technicians",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Rejected {
     pub station_id: StationId,

@@ -25,7 +25,9 @@ use super::intake::{JobDraft, JobInput, Period};
 use super::job::{Change, EventName, EventRecord, Job};
 use super::model::{JobCode, JobId, JobKind, Technician, TechnicianDraft, TechnicianId};
 use super::optimize::{optimize, OptJob, OptResult, OptTech, Unassigned, UnassignedReason};
-use super::recommend::{recommend_with, NearbyStation, RecommendRequest, Recommendation};
+use super::recommend::{
+    recommend_with, NearbyStation, RecommendRequest, Recommendation, RejectReason,
+};
 use super::sla::{self, SlaClock};
 use super::state::{self, FlowRules, JobEvent, JobState, JobStatus, TransitionError};
 use super::view::{job_view, JobView};
@@ -116,6 +118,11 @@ pub enum Opened {
         /// On-site jobs: the ranked candidates and the reasons the other
         /// nearby stations and technicians could not take the job.
         recommendation: Option<Recommendation>,
+        /// Whether a technician can come (carry-in jobs: `carry_in`).
+        coverage: Coverage,
+        /// When no technician can come, or for carry-in: where the item
+        /// can be brought instead.
+        carry_in: Vec<StationOption>,
     },
     /// A retry with an `Idempotency-Key` already used for this request.
     Replayed(JobView),
@@ -131,6 +138,48 @@ pub struct SlotOffer {
     pub distance_m: f64,
     pub eta_minutes: u32,
     pub remaining: u32,
+}
+
+/// Whether an on-site visit can be served at a point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    /// A technician can come.
+    Covered,
+    /// Stations cover the point but none of their technicians is free (or
+    /// skilled, or on duty) that day.
+    NoFreeTechnician,
+    /// No on-site station repairing the product reaches the point: the
+    /// customer brings the item to a station instead.
+    NoOnsiteStation,
+    /// A carry-in job: the customer brings the item in.
+    CarryIn,
+}
+
+/// A nearby station as the console shows it: why it cannot take the job,
+/// if it cannot.
+#[derive(Debug, Clone)]
+pub struct StationOption {
+    pub station: Arc<Station>,
+    pub distance_m: f64,
+    /// `None` when the station can take the job.
+    pub reason: Option<&'static str>,
+}
+
+/// Everything the console shows for a caller's address before the job is
+/// made: the stations around, the technicians who could come and why the
+/// others cannot, the earliest visits, or where to bring the item.
+#[derive(Debug, Clone)]
+pub struct IntakeOptions {
+    /// The first day with a bookable window.
+    pub day: NaiveDate,
+    pub coverage: Coverage,
+    pub stations: Vec<StationOption>,
+    pub recommendation: Recommendation,
+    /// The nearest stations that take the item in (carry-in, or when no
+    /// technician can come).
+    pub carry_in: Vec<StationOption>,
+    pub slots: Vec<SlotOffer>,
 }
 
 /// A customer's view of their own job.
@@ -474,13 +523,91 @@ impl DispatchService {
         )
     }
 
+    /// What the console shows for an address before a job is made (see
+    /// [`IntakeOptions`]).
+    pub async fn intake_options(
+        &self,
+        point: LatLon,
+        product: Product,
+        kind: JobKind,
+        days: i64,
+        day: Option<NaiveDate>,
+    ) -> Result<IntakeOptions> {
+        let day = day.unwrap_or_else(|| self.service_day(self.now()));
+        let index = self.index.load();
+        let near: Vec<(Arc<Station>, f64)> = index
+            .nearest_by(point, 8, Some(SEARCH_RADIUS_M), |_| true)
+            .into_iter()
+            .map(|h| (h.station.clone(), h.distance_m))
+            .collect();
+        drop(index);
+        let carry_in = self.carry_in_near(point, product);
+        if kind == JobKind::CarryIn {
+            let stations = near
+                .into_iter()
+                .map(|(s, d)| {
+                    let reason = if !s.offers(Service::CarryIn) {
+                        Some("no_carry_in")
+                    } else if !s.repairs(product) {
+                        Some("no_product")
+                    } else {
+                        None
+                    };
+                    StationOption {
+                        station: s,
+                        distance_m: d,
+                        reason,
+                    }
+                })
+                .collect();
+            return Ok(IntakeOptions {
+                day,
+                coverage: Coverage::CarryIn,
+                stations,
+                recommendation: Recommendation::default(),
+                carry_in,
+                slots: Vec::new(),
+            });
+        }
+        let recommendation = self.recommendation(point, product, day).await?;
+        let stations: Vec<StationOption> = near
+            .into_iter()
+            .map(|(s, d)| {
+                let reason = station_reason(&recommendation, &s, d, product);
+                StationOption {
+                    station: s,
+                    distance_m: d,
+                    reason,
+                }
+            })
+            .collect();
+        let coverage = coverage(&recommendation);
+        let slots = if coverage == Coverage::Covered {
+            self.slots(point, product, days).await?
+        } else {
+            Vec::new()
+        };
+        Ok(IntakeOptions {
+            day,
+            coverage,
+            stations,
+            recommendation,
+            carry_in: if coverage == Coverage::Covered {
+                Vec::new()
+            } else {
+                carry_in
+            },
+            slots,
+        })
+    }
+
     /// The recommendation for an existing job, on its booked day or today.
-    pub async fn job_recommendation(&self, who: &Principal, key: &str) -> Result<Recommendation> {
+    /// For an on-site job the technicians who could come (and why the
+    /// others cannot); for a carry-in job the stations to bring it to.
+    pub async fn job_recommendation(&self, who: &Principal, key: &str) -> Result<IntakeOptions> {
         let job = self.find_job(who, key).await?;
-        let day = job
-            .booked_day
-            .unwrap_or_else(|| self.service_day(self.now()));
-        self.recommendation(job.point, job.product, day).await
+        self.intake_options(job.point, job.product, job.kind, 0, job.booked_day)
+            .await
     }
 
     /// The earliest bookable visits over the next `days` days, best
@@ -689,9 +816,17 @@ impl DispatchService {
                         metrics::counter!("repairnet_jobs_created_total", "kind" => j.kind.as_str(), "assigned" => assigned.to_string()).increment(1);
                         tracing::info!(job = %written.job_id, code = %j.code, assigned, token = %actor, "job created");
                         let job = self.reload(written.job_id).await?;
+                        let coverage = recommendation.as_ref().map_or(Coverage::CarryIn, coverage);
+                        let carry_in = if coverage == Coverage::Covered {
+                            Vec::new()
+                        } else {
+                            self.carry_in_near(input.point, input.product)
+                        };
                         return Ok(Opened::Created {
                             job,
                             recommendation,
+                            coverage,
+                            carry_in,
                         });
                     }
                 }
@@ -714,6 +849,22 @@ impl DispatchService {
             });
         }
         Ok(Opened::Replayed(self.view(job).await?))
+    }
+
+    /// The nearest stations that take `product` in.
+    fn carry_in_near(&self, point: LatLon, product: Product) -> Vec<StationOption> {
+        self.index
+            .load()
+            .nearest_by(point, 5, None, |s| {
+                s.offers(Service::CarryIn) && s.repairs(product)
+            })
+            .into_iter()
+            .map(|h| StationOption {
+                station: h.station.clone(),
+                distance_m: h.distance_m,
+                reason: None,
+            })
+            .collect()
     }
 
     /// Picks the receiving station of a carry-in job.
@@ -861,6 +1012,7 @@ impl DispatchService {
             .with_data(json!({"technician_id": tech.id, "from_technician_id": job.technician_id}));
         let mut next = job.clone();
         next.state = t.state;
+        next.updated_at = now;
         next.station_id = Some(tech.station_id.clone());
         next.technician_id = Some(tech.id);
         next.booked_day = Some(day);
@@ -926,6 +1078,7 @@ impl DispatchService {
         };
         let mut next = job.clone();
         next.state = t.state;
+        next.updated_at = now;
         self.commit(JobWrite::Update {
             job: &next,
             event: &record,
@@ -1164,6 +1317,59 @@ impl DispatchService {
             )),
             Some(_) => Ok(()),
         }
+    }
+}
+
+/// Why a station cannot take an on-site job, from a recommendation: its
+/// own reason, or (when every technician was turned down) theirs; a
+/// station the ranking did not reach is judged by what it offers.
+fn station_reason(
+    rec: &Recommendation,
+    s: &Station,
+    distance_m: f64,
+    product: Product,
+) -> Option<&'static str> {
+    let id = &s.id;
+    if rec.candidates.iter().any(|c| &c.station_id == id) {
+        return None;
+    }
+    let mut reasons = rec.rejected.iter().filter(|r| &r.station_id == id);
+    let Some(first) = reasons.next() else {
+        let reason = if !s.offers(Service::Onsite) {
+            RejectReason::NoOnsite
+        } else if s
+            .onsite_radius_km
+            .is_none_or(|r| distance_m > r * 1000.0)
+        {
+            RejectReason::OutOfRadius
+        } else if !s.repairs(product) {
+            RejectReason::NoProduct
+        } else {
+            RejectReason::NoTechnicians
+        };
+        return Some(reason.as_str());
+    };
+    let own = std::iter::once(first)
+        .chain(reasons)
+        .find(|r| r.technician_id.is_none())
+        .unwrap_or(first);
+    Some(own.reason.as_str())
+}
+
+/// Whether a technician can come, from a recommendation.
+fn coverage(rec: &Recommendation) -> Coverage {
+    if !rec.candidates.is_empty() {
+        Coverage::Covered
+    } else if rec.rejected.iter().any(|r| r.technician_id.is_some())
+        || rec
+            .rejected
+            .iter()
+            .any(|r| r.reason == RejectReason::NoTechnicians)
+    {
+        // A station reaches the point; its people cannot come that day.
+        Coverage::NoFreeTechnician
+    } else {
+        Coverage::NoOnsiteStation
     }
 }
 

@@ -21,13 +21,13 @@ use crate::basic::{FieldError, Fields};
 use crate::dispatch::intake::{JobDraft, WarrantyDraft};
 use crate::dispatch::model::{JobId, JobKind, Phone, TechnicianId};
 use crate::dispatch::recommend::Recommendation;
-use crate::dispatch::service::{ChangePage, JobQuery, Opened};
+use crate::dispatch::service::{ChangePage, Coverage, JobQuery, Opened, StationOption};
 use crate::dispatch::state::{JobEvent, JobStatus};
 use crate::dispatch::view::JobView;
 use crate::dispatch::warranty::WarrantyDecision;
-use crate::network::query::{parse_bool, NearestParams};
+use crate::network::query::{parse_bool, NearestParams, StationView};
 use crate::network::{Product, StationId};
-use crate::places::{Gazetteer, Region};
+use crate::places::{Crs, Gazetteer, Region};
 use crate::store::jobs::JobFilter;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -40,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(post_event)
         .service(job_recommendation)
         .service(slots)
+        .service(intake_options)
         .service(warranty_check)
         .service(track);
 }
@@ -63,6 +64,12 @@ pub struct CreatedJob {
     /// On-site jobs: the ranked candidates and the reasons the other nearby
     /// stations and technicians could not take the job.
     pub recommendation: Option<Recommendation>,
+    /// `covered`, `no_free_technician`, `no_onsite_station` or `carry_in`.
+    #[schema(value_type = Option<String>)]
+    pub coverage: Option<Coverage>,
+    /// Where the item can be brought when no technician can come.
+    #[schema(value_type = Vec<Object>)]
+    pub carry_in_stations: Vec<Value>,
 }
 
 /// Opens an on-site or carry-in job (agent, dispatcher). A retried request
@@ -98,17 +105,26 @@ async fn create_job(
         Opened::Created {
             job,
             recommendation,
-        } => Ok(HttpResponse::Created()
-            .insert_header(("Location", format!("/api/v1/jobs/{}", job.id)))
-            .json(CreatedJob {
-                job,
-                recommendation,
-            })),
+            coverage,
+            carry_in,
+        } => {
+            let now = state.dispatch.now();
+            Ok(HttpResponse::Created()
+                .insert_header(("Location", format!("/api/v1/jobs/{}", job.id)))
+                .json(CreatedJob {
+                    job,
+                    recommendation,
+                    coverage: Some(coverage),
+                    carry_in_stations: carry_in.iter().map(|s| station_option(s, now)).collect(),
+                }))
+        }
         Opened::Replayed(job) => Ok(HttpResponse::Ok()
             .insert_header(("Idempotent-Replayed", "true"))
             .json(CreatedJob {
                 job,
                 recommendation: None,
+                coverage: None,
+                carry_in_stations: Vec::new(),
             })),
     }
 }
@@ -377,19 +393,28 @@ async fn post_event(
     ))
 }
 
-/// The ranked technicians for an on-site job now, with reasons for the
-/// nearby ones that cannot take it (agent, dispatcher).
-#[utoipa::path(tag = "dispatch", params(("id" = String, Path)), responses((status = 200, body = Recommendation)), security(("bearer" = [])))]
+/// For an on-site job, the technicians who could come now, ranked, with
+/// the reasons the nearby stations and technicians cannot (and, when none
+/// can, the stations to bring the item to); for a carry-in job, the
+/// stations to bring it to (agent, dispatcher).
+#[utoipa::path(tag = "dispatch", params(("id" = String, Path)), responses((status = 200, description = "{day, coverage, candidates, rejected, stations: [{station, distance_m, reason}], carry_in_stations}"), (status = 404)), security(("bearer" = [])))]
 #[get("/jobs/{id}/recommendation")]
 async fn job_recommendation(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-) -> Result<web::Json<Recommendation>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let who = caller.principal(INTAKE)?;
-    Ok(web::Json(
-        state.dispatch.job_recommendation(&who, &id).await?,
-    ))
+    let o = state.dispatch.job_recommendation(&who, &id).await?;
+    let now = state.dispatch.now();
+    Ok(HttpResponse::Ok().json(json!({
+        "day": o.day,
+        "coverage": o.coverage,
+        "candidates": o.recommendation.candidates,
+        "rejected": o.recommendation.rejected,
+        "stations": o.stations.iter().map(|s| station_option(s, now)).collect::<Vec<_>>(),
+        "carry_in_stations": o.carry_in.iter().map(|s| station_option(s, now)).collect::<Vec<_>>(),
+    })))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -437,6 +462,96 @@ async fn slots(
     Ok(HttpResponse::Ok().json(json!({
         "query": {"lat": q.point.lat, "lon": q.point.lon, "division": q.division, "product": product},
         "slots": slots,
+    })))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct OptionsParams {
+    /// The address as the caller says it (or give lat and lon).
+    address: Option<String>,
+    lat: Option<String>,
+    lon: Option<String>,
+    crs: Option<String>,
+    product: String,
+    /// `onsite` (default) or `carry_in`.
+    kind: Option<String>,
+    /// Days of slots to offer, 1-14 (default 3).
+    days: Option<String>,
+}
+
+/// A station in the console's answers: the directory's fields, open-now,
+/// next opening, the distance and why it cannot take the job (null when it can).
+fn station_option(o: &StationOption, now: chrono::DateTime<chrono::Utc>) -> Value {
+    json!({
+        "station": StationView::new(&o.station, Crs::default(), now),
+        "distance_m": o.distance_m.round(),
+        "reason": o.reason,
+    })
+}
+
+/// Everything the call-centre console shows for a caller's address before
+/// the job is made, in one answer: the resolved division and the other
+/// candidates (when the address is ambiguous), the nearby stations with the
+/// reason each cannot take the job, the technicians who could come (ranked)
+/// and why the others cannot, the earliest slots, and — for carry-in, or
+/// when no technician can come (`coverage`) — the stations to bring the
+/// item to (agent, dispatcher).
+#[utoipa::path(tag = "dispatch", params(OptionsParams), responses((status = 200, description = "{query: {lat, lon, division, candidates, ambiguous}, day, coverage, stations: [{station, distance_m, reason}], candidates, rejected, carry_in_stations, slots}"), (status = 400)), security(("bearer" = [])))]
+#[get("/intake/options")]
+async fn intake_options(
+    state: web::Data<AppState>,
+    caller: Caller,
+    p: web::Query<OptionsParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(INTAKE)?;
+    let now = state.dispatch.now();
+    let params = NearestParams {
+        lat: p.lat.clone(),
+        lon: p.lon.clone(),
+        address: p.address.clone(),
+        crs: p.crs.clone(),
+        ..Default::default()
+    };
+    let mut f = Fields::new();
+    let q = params
+        .resolve(Gazetteer::embedded(), now)
+        .map_err(|e| f.extend(e))
+        .ok();
+    let product = f.take_as("product", p.product.parse::<Product>());
+    let kind = f
+        .opt("kind", p.kind.as_deref(), str::parse::<JobKind>)
+        .unwrap_or(JobKind::Onsite);
+    let days = f.int_in("days", p.days.as_deref(), 1..=14, 3);
+    let (Some(q), Some(product)) = (q, product) else {
+        return Err(f.into_errors().into());
+    };
+    f.finish()?;
+    let geocoded = p
+        .address
+        .as_deref()
+        .map(|a| Gazetteer::embedded().geocode(a));
+    let o = state
+        .dispatch
+        .intake_options(q.point, product, kind, days, None)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "query": {
+            "lat": q.point.lat, "lon": q.point.lon, "division": q.division,
+            "candidates": geocoded.as_ref().map(|g| &g.matches),
+            "ambiguous": geocoded.as_ref().is_some_and(|g| g.ambiguous),
+            "remainder": q.remainder,
+        },
+        "kind": kind,
+        "product": product,
+        "day": o.day,
+        "coverage": o.coverage,
+        "stations": o.stations.iter().map(|s| station_option(s, now)).collect::<Vec<_>>(),
+        "candidates": o.recommendation.candidates,
+        "rejected": o.recommendation.rejected,
+        "carry_in_stations": o.carry_in.iter().map(|s| station_option(s, now)).collect::<Vec<_>>(),
+        "slots": o.slots,
     })))
 }
 

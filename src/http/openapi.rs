@@ -43,6 +43,7 @@ pub struct ApiDoc;
     jobs::post_event,
     jobs::job_recommendation,
     jobs::slots,
+    jobs::intake_options,
     jobs::warranty_check,
     jobs::track,
     optimize::run,

@@ -244,8 +244,9 @@ pub enum JobWrite<'a> {
         events: &'a [EventRecord],
         take: Option<Booking>,
     },
-    /// Writes `job`'s mutable fields (state, status, assignment) if the
-    /// stored version is still `job.version`, and appends `event`.
+    /// Writes `job`'s mutable fields (state, status, assignment,
+    /// `updated_at`) if the stored version is still `job.version`, and
+    /// appends `event`.
     Update {
         job: &'a Job,
         event: &'a EventRecord,
@@ -291,7 +292,6 @@ enum Refused {
 /// an update's job changed meanwhile, `Duplicate` when an insert's code or
 /// idempotency key is taken, `Booked::Full` when a booking's day is full.
 pub async fn write(db: &Db, w: &JobWrite<'_>) -> Result<Booked<Written>> {
-    let now = Utc::now();
     let insert_sql = insert_job_sql();
     let (job, take, give_back) = match w {
         JobWrite::Insert { job, take, .. } => (*job, *take, None),
@@ -347,7 +347,7 @@ pub async fn write(db: &Db, w: &JobWrite<'_>) -> Result<Booked<Written>> {
                     "UPDATE jobs SET status = $1, state = $2, version = version + 1, updated_at = $3, \
                      station_id = $4, technician_id = $5, booked_day = $6, distance_m = $7, eta_minutes = $8 \
                      WHERE id = $9 AND version = $10")
-                    .bind(&status).bind(&state).bind(now)
+                    .bind(&status).bind(&state).bind(j.updated_at)
                     .bind(j.station_id.as_ref().map(StationId::as_str)).bind(j.technician_id.map(TechnicianId::value))
                     .bind(j.booked_day.map(|d| d.to_string())).bind(j.distance_m).bind(j.eta_minutes)
                     .bind(j.id.0).bind(j.version)

@@ -4,7 +4,9 @@
 use repairnet::auth::{hash_token, new_token, Role, Scope};
 use repairnet::config::Settings;
 use repairnet::store::{tokens, Db};
+use repairnet::basic::ManualClock;
 use repairnet::Application;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -62,6 +64,8 @@ pub struct Options {
     pub demo: bool,
     pub json_limit: Option<usize>,
     pub import_limit: Option<usize>,
+    /// The server's clock; the system clock when `None`.
+    pub clock: Option<Arc<ManualClock>>,
 }
 
 impl Default for Options {
@@ -70,6 +74,7 @@ impl Default for Options {
             demo: true,
             json_limit: None,
             import_limit: None,
+            clock: None,
         }
     }
 }
@@ -109,7 +114,11 @@ pub async fn spawn_on_url(database_url: &str, opts: Options) -> TestApp {
     if let Some(l) = opts.import_limit {
         settings.import_limit = l;
     }
-    let app = Application::build(settings).await.expect("app builds");
+    let app = match opts.clock {
+        Some(c) => Application::build_with_clock(settings, c).await,
+        None => Application::build(settings).await,
+    }
+    .expect("app builds");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     let db = Db::connect(database_url).await.expect("test connection");

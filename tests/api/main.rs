@@ -13,6 +13,7 @@ mod browser;
 mod browser_agent;
 mod browser_dispatch;
 mod changes;
+mod console;
 mod directory;
 mod dispatch;
 mod import;
