@@ -257,7 +257,7 @@ pub enum TransitionError {
         kind: JobKind,
         event: &'static str,
     },
-    #[error("event {event} in state {from} is too early: allowed from {earliest}")]
+    #[error("event {event} in state {from} is too early: allowed from {}", local(.earliest))]
     TooEarly {
         from: JobStatus,
         event: &'static str,
@@ -269,13 +269,20 @@ pub enum TransitionError {
         event: &'static str,
         needed: String,
     },
-    #[error("follow_up in state {from}: the follow-up window closed at {closed_at}")]
+    #[error("follow_up in state {from}: the follow-up window closed at {}", local(.closed_at))]
     FollowUpWindowClosed {
         from: JobStatus,
         closed_at: DateTime<Utc>,
     },
     #[error("follow_up in state {from}: the follow-up was already recorded")]
     FollowUpRecorded { from: JobStatus },
+}
+
+/// An instant as people here read it: Asia/Shanghai, to the minute.
+fn local(t: &DateTime<Utc>) -> String {
+    t.with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y-%m-%d %H:%M (UTC+8)")
+        .to_string()
 }
 
 impl TransitionError {
@@ -649,6 +656,12 @@ mod tests {
                 earliest: now + Duration::days(3)
             }
         );
+        // People read the instant in Shanghai time, to the minute.
+        let shown = (now + Duration::days(3))
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .format("%Y-%m-%d %H:%M (UTC+8)")
+            .to_string();
+        assert!(early.to_string().ends_with(&format!("allowed from {shown}")), "{early}");
         for n in 2..=3 {
             now += Duration::days(3);
             s = apply(&s, &JobEvent::Notified, now).unwrap().state;

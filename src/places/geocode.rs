@@ -189,6 +189,10 @@ fn push_unique(v: &mut Vec<KeyTarget>, t: KeyTarget) {
     }
 }
 
+/// How close (as a share of the best score) a runner-up must be for a
+/// match to be reported as ambiguous.
+const NEAR_TIE: f64 = 0.02;
+
 fn automaton(
     keys: HashMap<String, Vec<KeyTarget>>,
 ) -> Result<(AhoCorasick, Vec<Vec<KeyTarget>>), aho_corasick::BuildError> {
@@ -424,6 +428,15 @@ impl Gazetteer {
             .iter()
             .take_while(|c| (c.score - top.score).abs() < 1e-9)
             .count();
+        // A runner-up within a hair of the best (朝阳 alone: the city in
+        // 辽宁 against the districts of 北京 and 长春) is a question for the
+        // caller, not an answer, even when the scores are not exactly equal.
+        // A place inside the best one (喀什市 in 喀什地区) is a refinement of
+        // it, not an alternative.
+        let near_tie = cands.get(ties).is_some_and(|c| {
+            c.score >= top.score * (1.0 - NEAR_TIE)
+                && !contains(top_div, self.division(c.division))
+        });
         let matches = cands
             .iter()
             .take(ties.max(5))
@@ -460,7 +473,7 @@ impl Gazetteer {
         Geocoded {
             query: q.to_owned(),
             matches,
-            ambiguous: ties > 1,
+            ambiguous: ties > 1 || near_tie,
             remainder,
         }
     }
@@ -478,6 +491,23 @@ mod tests {
         let r = g().geocode(q);
         assert!(!r.matches.is_empty(), "{q}: no match");
         r.matches[0].adcode.value()
+    }
+
+    #[test]
+    fn near_equal_candidates_are_a_question_for_the_caller() {
+        // 朝阳 alone: the city in 辽宁 leads the districts of 北京 and 长春
+        // by a hair; the agent must ask which.
+        let r = g().geocode("朝阳");
+        assert!(r.ambiguous, "{r:?}");
+        let codes: Vec<u32> = r.matches.iter().map(|m| m.adcode.value()).collect();
+        assert!(codes.contains(&211300) && codes.contains(&110105), "{codes:?}");
+        // A place inside the best match refines it: not ambiguous.
+        let r = g().geocode("新疆喀什");
+        assert!(!r.ambiguous, "{r:?}");
+        // With the province said, 朝阳 is the city in 辽宁.
+        let r = g().geocode("辽宁朝阳");
+        assert!(!r.ambiguous);
+        assert_eq!(r.matches[0].adcode.value(), 211300);
     }
 
     #[test]
