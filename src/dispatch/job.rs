@@ -75,6 +75,8 @@ string_enum!(
         Closed => "closed",
         Cancelled => "cancelled",
         FollowUp => "follow_up",
+        Rescheduled => "rescheduled",
+        Corrected => "corrected",
     }
 );
 

@@ -182,6 +182,18 @@ pub struct IntakeOptions {
     pub slots: Vec<SlotOffer>,
 }
 
+/// What a caller corrects on an open job; absent fields stay.
+#[derive(Debug, Clone, Default, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Correction {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// The address text as the technician should read it (the job's point
+    /// does not move).
+    pub address: Option<String>,
+    pub problem: Option<String>,
+}
+
 /// A customer's view of their own job.
 #[derive(Debug)]
 pub struct Tracked {
@@ -1045,17 +1057,22 @@ impl DispatchService {
             });
         }
         let job = self.find_job(who, key).await?;
-        // A technician reports the visit; everything else is the dispatcher's.
-        if who.role == Role::Technician
-            && !matches!(
-                event,
-                JobEvent::EnRoute | JobEvent::OnSite | JobEvent::Repaired
-            )
-        {
-            return Err(DispatchError::Forbidden(format!(
-                "a technician posts en_route, on_site and repaired, not {}",
-                event.name()
-            )));
+        // A technician reports the visit and an agent may cancel for the
+        // caller (saying why); everything else is the dispatcher's.
+        match (who.role, &event) {
+            (Role::Technician, JobEvent::EnRoute | JobEvent::OnSite | JobEvent::Repaired)
+            | (Role::Dispatcher | Role::Admin, _) => {}
+            (Role::Agent, JobEvent::Cancelled { reason }) => {
+                if reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                    return Err(invalid("reason", "say why the caller cancels"));
+                }
+            }
+            (role, e) => {
+                return Err(DispatchError::Forbidden(format!(
+                    "the {role} role does not post {}",
+                    e.name()
+                )))
+            }
         }
         let now = self.now();
         let t = state::apply_with(&self.rules(), &job.state, &event, now)?;
@@ -1087,6 +1104,164 @@ impl DispatchService {
         })
         .await?;
         tracing::info!(job = %job.id, event = event.name(), to = %next.status(), token = %actor, "job event");
+        self.reload(job.id).await
+    }
+
+    /// Moves an on-site visit to another window before the technician sets
+    /// out: the old day's booking is given back and the new one taken in the
+    /// same transaction, with the same technician.
+    pub async fn reschedule(
+        &self,
+        who: &Principal,
+        key: &str,
+        date: NaiveDate,
+        period: Period,
+        reason: Option<String>,
+    ) -> Result<JobView> {
+        let job = self.find_job(who, key).await?;
+        let now = self.now();
+        if job.kind != JobKind::Onsite
+            || !matches!(job.status(), JobStatus::New | JobStatus::Assigned)
+        {
+            return Err(DispatchError::Conflict {
+                code: "not_reschedulable",
+                message: format!(
+                    "job {} is a {} job in state {}: only an on-site visit not yet under way can be moved",
+                    job.code,
+                    job.kind,
+                    job.status()
+                ),
+            });
+        }
+        let last = self.ctx.calendar.local_date(now) + Duration::days(super::intake::MAX_SLOT_DAYS);
+        if !self.slot_open(date, period, now) || date > last {
+            return Err(invalid(
+                "date",
+                format!("choose a window that has not started, up to {last}"),
+            ));
+        }
+        let (take, give_back) = match (job.technician_id, job.booked_day) {
+            (Some(t), Some(old)) if old != date => (
+                Some(Booking {
+                    technician_id: t,
+                    day: date,
+                }),
+                Some(Booking {
+                    technician_id: t,
+                    day: old,
+                }),
+            ),
+            _ => (None, None),
+        };
+        let event = EventRecord::new(
+            &who.token_id,
+            EventName::Rescheduled,
+            Some(job.status()),
+            job.status(),
+            now,
+        )
+        .with_reason(reason)
+        .with_data(json!({
+            "from": {"day": job.booked_day, "period": job.slot_period},
+            "to": {"day": date, "period": period},
+        }));
+        let mut next = job.clone();
+        next.booked_day = Some(date);
+        next.slot_period = Some(period);
+        next.updated_at = now;
+        let write = JobWrite::Update {
+            job: &next,
+            event: &event,
+            take,
+            give_back,
+        };
+        match self.commit(write).await? {
+            Booked::Full => Err(DispatchError::Conflict {
+                code: "full",
+                message: format!(
+                    "the technician has no capacity left on {date}; choose another day or transfer the job"
+                ),
+            }),
+            Booked::Done(w) => self.reload(w.job_id).await,
+        }
+    }
+
+    /// Corrects what the caller said (name, phone, address text, problem)
+    /// while the job is open; the location and the booking stay.
+    pub async fn correct(&self, who: &Principal, key: &str, c: Correction) -> Result<JobView> {
+        let job = self.find_job(who, key).await?;
+        if !job.status().is_open() {
+            return Err(DispatchError::Conflict {
+                code: "not_correctable",
+                message: format!("job {} is {}: its details are final", job.code, job.status()),
+            });
+        }
+        let now = self.now();
+        let mut next = job.clone();
+        let mut changed = Vec::new();
+        let mut f = crate::basic::Fields::new();
+        if c.name.is_some() || c.phone.is_some() {
+            let draft = super::model::CustomerDraft {
+                name: c.name.clone().unwrap_or_else(|| job.customer.name.clone()),
+                phone: c
+                    .phone
+                    .clone()
+                    .unwrap_or_else(|| job.customer.phone.as_str().to_owned()),
+                tier: Some(job.customer.tier.as_str().to_owned()),
+            };
+            match super::model::Customer::try_from(draft) {
+                Ok(customer) => {
+                    if customer.name != job.customer.name {
+                        changed.push("customer.name");
+                    }
+                    if customer.phone != job.customer.phone {
+                        changed.push("customer.phone");
+                    }
+                    next.customer = customer;
+                }
+                Err(e) => f.extend(e),
+            }
+        }
+        if let Some(a) = &c.address {
+            let a = a.trim();
+            f.check(
+                !a.is_empty() && a.chars().count() <= 200 && !a.chars().any(char::is_control),
+                "address",
+                "address must be 1-200 characters",
+            );
+            if next.address.as_deref() != Some(a) {
+                changed.push("address");
+                next.address = Some(a.to_owned());
+            }
+        }
+        if let Some(p) = &c.problem {
+            let p = p.trim();
+            f.check(p.chars().count() <= 2000, "problem", "problem is longer than 2000 characters");
+            if next.problem != p {
+                changed.push("problem");
+                next.problem = p.to_owned();
+            }
+        }
+        f.finish()?;
+        if changed.is_empty() {
+            return self.view(job).await;
+        }
+        let event = EventRecord::new(
+            &who.token_id,
+            EventName::Corrected,
+            Some(job.status()),
+            job.status(),
+            now,
+        )
+        .with_data(json!({"fields": changed}));
+        next.updated_at = now;
+        self.commit(JobWrite::Update {
+            job: &next,
+            event: &event,
+            take: None,
+            give_back: None,
+        })
+        .await?;
         self.reload(job.id).await
     }
 

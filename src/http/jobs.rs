@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -21,7 +21,10 @@ use crate::basic::{FieldError, Fields};
 use crate::dispatch::intake::{JobDraft, WarrantyDraft};
 use crate::dispatch::model::{JobId, JobKind, Phone, TechnicianId};
 use crate::dispatch::recommend::Recommendation;
-use crate::dispatch::service::{ChangePage, Coverage, JobQuery, Opened, StationOption};
+use crate::dispatch::intake::{parse_date, Period};
+use crate::dispatch::service::{
+    ChangePage, Correction, Coverage, JobQuery, Opened, StationOption,
+};
 use crate::dispatch::state::{JobEvent, JobStatus};
 use crate::dispatch::view::JobView;
 use crate::dispatch::warranty::WarrantyDecision;
@@ -37,6 +40,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(job_changes)
         .service(get_job)
         .service(assign_job)
+        .service(reschedule_job)
+        .service(correct_job)
         .service(post_event)
         .service(job_recommendation)
         .service(slots)
@@ -54,8 +59,9 @@ const READERS: &[Role] = &[
 ];
 const INTAKE: &[Role] = &[Role::Agent, Role::Dispatcher];
 const DISPATCH: &[Role] = &[Role::Dispatcher];
-/// Who may post events; a technician only the visit's own (the use case).
-const EVENTS: &[Role] = &[Role::Dispatcher, Role::Technician];
+/// Who may post events; a technician only the visit's own, an agent only a
+/// cancellation with a reason (the use case decides).
+const EVENTS: &[Role] = &[Role::Dispatcher, Role::Technician, Role::Agent];
 
 #[derive(Serialize, ToSchema)]
 pub struct CreatedJob {
@@ -371,6 +377,63 @@ async fn assign_job(
             .dispatch
             .assign(&who, &id, body.technician_id, body.reason)
             .await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleBody {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// `am` or `pm`.
+    pub period: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Moves an on-site visit to another window before the technician sets out
+/// (agent, dispatcher): the old day's booking is given back and the new
+/// one taken together; a full day is a 409.
+#[utoipa::path(tag = "dispatch", params(("id" = String, Path)), request_body = RescheduleBody,
+    responses((status = 200, body = JobView), (status = 400), (status = 404), (status = 409)), security(("bearer" = [])))]
+#[post("/jobs/{id}/reschedule")]
+async fn reschedule_job(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<RescheduleBody>,
+) -> Result<web::Json<JobView>, ApiError> {
+    let who = caller.principal(INTAKE)?;
+    let body = body.into_inner();
+    let mut f = Fields::new();
+    let date = f.take(parse_date("date", &body.date));
+    let period = f.take_as("period", body.period.parse::<Period>());
+    let (Some(date), Some(period)) = (date, period) else {
+        return Err(f.into_errors().into());
+    };
+    Ok(web::Json(
+        state
+            .dispatch
+            .reschedule(&who, &id, date, period, body.reason)
+            .await?,
+    ))
+}
+
+/// Corrects what the caller said — name, phone, address text, problem —
+/// while the job is open (agent, dispatcher); recorded as a `corrected`
+/// event naming the fields.
+#[utoipa::path(tag = "dispatch", params(("id" = String, Path)), request_body = Correction,
+    responses((status = 200, body = JobView), (status = 400), (status = 404), (status = 409)), security(("bearer" = [])))]
+#[patch("/jobs/{id}")]
+async fn correct_job(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<Correction>,
+) -> Result<web::Json<JobView>, ApiError> {
+    let who = caller.principal(INTAKE)?;
+    Ok(web::Json(
+        state.dispatch.correct(&who, &id, body.into_inner()).await?,
     ))
 }
 

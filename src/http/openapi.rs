@@ -40,6 +40,8 @@ pub struct ApiDoc;
     jobs::get_job,
     jobs::job_changes,
     jobs::assign_job,
+    jobs::reschedule_job,
+    jobs::correct_job,
     jobs::post_event,
     jobs::job_recommendation,
     jobs::slots,

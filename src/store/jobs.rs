@@ -244,7 +244,8 @@ pub enum JobWrite<'a> {
         events: &'a [EventRecord],
         take: Option<Booking>,
     },
-    /// Writes `job`'s mutable fields (state, status, assignment,
+    /// Writes `job`'s mutable fields (state, status, assignment and visit
+    /// window, the customer's name and phone, address text, problem,
     /// `updated_at`) if the stored version is still `job.version`, and
     /// appends `event`.
     Update {
@@ -345,11 +346,15 @@ pub async fn write(db: &Db, w: &JobWrite<'_>) -> Result<Booked<Written>> {
                 let j = job;
                 let n = sqlx::query(
                     "UPDATE jobs SET status = $1, state = $2, version = version + 1, updated_at = $3, \
-                     station_id = $4, technician_id = $5, booked_day = $6, distance_m = $7, eta_minutes = $8 \
-                     WHERE id = $9 AND version = $10")
+                     station_id = $4, technician_id = $5, booked_day = $6, distance_m = $7, eta_minutes = $8, \
+                     slot_period = $9, customer_name = $10, customer_phone = $11, phone_last4 = $12, \
+                     address = $13, problem = $14 \
+                     WHERE id = $15 AND version = $16")
                     .bind(&status).bind(&state).bind(j.updated_at)
                     .bind(j.station_id.as_ref().map(StationId::as_str)).bind(j.technician_id.map(TechnicianId::value))
                     .bind(j.booked_day.map(|d| d.to_string())).bind(j.distance_m).bind(j.eta_minutes)
+                    .bind(j.slot_period.map(Period::as_str)).bind(&j.customer.name).bind(j.customer.phone.as_str())
+                    .bind(j.customer.phone_last4()).bind(&j.address).bind(&j.problem)
                     .bind(j.id.0).bind(j.version)
                     .execute(&mut *tx).await?.rows_affected();
                 if n == 0 {

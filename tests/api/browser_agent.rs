@@ -1,1 +1,368 @@
-//! The /agent page in a real headless Chromium.
+//! The /agent page in a real headless Chromium: a call-centre agent opens an
+//! on-site job from the keyboard alone, and a caller's number brings up
+//! their earlier jobs. The page must show what the API holds.
+//!
+//! Needs `/usr/bin/chromedriver` and `/usr/bin/chromium`; without them the
+//! tests print why they skipped, unless `CI` is set, where they fail.
+//! Screenshots go to `target/screenshots/agent-*.png`.
+
+use std::panic::AssertUnwindSafe;
+
+use chrono::{Duration, Utc};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
+use futures_util::FutureExt;
+use repairnet::auth::Role;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::web::*;
+
+const ADDRESS: &str = "绵阳涪城临园路";
+
+/// A calendar day `days` before today in Asia/Shanghai, `YYYY-MM-DD`.
+fn shanghai_day(days_ago: i64) -> String {
+    let now = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai);
+    (now.date_naive() - Duration::days(days_ago))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// Presses keys on whatever has the focus, as a person would.
+async fn press(c: &Client, keys: &[Key]) {
+    let mut seq = KeyActions::new("keyboard".into());
+    for k in keys {
+        let ch: char = (*k).into();
+        seq = seq
+            .then(KeyAction::Down { value: ch })
+            .then(KeyAction::Up { value: ch });
+    }
+    c.perform_actions(seq).await.expect("key presses");
+    c.release_actions().await.expect("release keys");
+}
+
+/// The `data-testid` (or id) of the focused element.
+async fn focused(c: &Client) -> String {
+    c.execute(
+        "const a = document.activeElement; return a ? (a.dataset.testid || a.id || a.tagName) : '';",
+        vec![],
+    )
+    .await
+    .expect("script runs")
+    .as_str()
+    .unwrap_or_default()
+    .to_owned()
+}
+
+/// Presses Tab until `testid` has the focus (at most `max` presses).
+async fn tab_to(c: &Client, testid: &str, max: usize) {
+    for _ in 0..max {
+        if focused(c).await == testid {
+            return;
+        }
+        press(c, &[Key::Tab]).await;
+    }
+    assert_eq!(focused(c).await, testid, "Tab never reached {testid}");
+}
+
+/// Types into the focused field.
+async fn type_text(c: &Client, text: &str) {
+    c.active_element()
+        .await
+        .expect("a focused element")
+        .send_keys(text)
+        .await
+        .expect("typing");
+}
+
+async fn value_of(c: &Client, testid: &str) -> Value {
+    c.execute(
+        &format!("return document.querySelector('[data-testid=\"{testid}\"]').value;"),
+        vec![],
+    )
+    .await
+    .expect("script runs")
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("{css} is on the page"))
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Opens the console with `token` in the fragment and waits until it is ready.
+async fn open_console(app: &TestApp, c: &Client, token: &str) {
+    c.goto(&app.url(&format!("/agent#token={token}")))
+        .await
+        .expect("page loads");
+    wait_js(c, "document.body.dataset.ready").await;
+    let url = c.current_url().await.expect("url");
+    assert!(
+        !url.as_str().contains("token="),
+        "the token stays in the address bar: {url}"
+    );
+}
+
+/// The jobs the API holds for a phone number (`?phone=`, or the open jobs
+/// filtered here on a server without that filter).
+async fn jobs_for_phone(app: &TestApp, token: &str, phone: &str) -> Vec<Value> {
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/jobs?phone={phone}&limit=100")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    if res.status().as_u16() == 200 {
+        let body: Value = res.json().await.expect("json");
+        return body["items"].as_array().expect("items").clone();
+    }
+    let body: Value = app
+        .client
+        .get(app.url("/api/v1/jobs?status=open&limit=500"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|j| j["customer"]["phone"] == json!(phone))
+        .cloned()
+        .collect()
+}
+
+async fn run<F: std::future::Future<Output = ()>>(c: Client, check: F) {
+    // Close the session even when a check fails, so no browser outlives the test.
+    let outcome = AssertUnwindSafe(check).catch_unwind().await;
+    let closed = c.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    closed.expect("close the session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_opens_an_onsite_job_from_the_keyboard() {
+    let app = spawn_app().await;
+    let agent = token(&app.db, Role::Agent).await;
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    run(c.clone(), keyboard_intake(&app, &c, &agent)).await;
+}
+
+async fn keyboard_intake(app: &TestApp, c: &Client, agent: &str) {
+    let phone = "13700005678";
+    let purchase_date = shanghai_day(40);
+    open_console(app, c, agent).await;
+    assert_accessible(c, "the empty console").await;
+
+    // The console opens with the caller's number focused.
+    assert_eq!(focused(c).await, "caller-phone");
+    type_text(c, phone).await;
+    wait_js(
+        c,
+        &format!("document.body.dataset.historyFor === '{phone}'"),
+    )
+    .await;
+    tab_to(c, "customer-name", 3).await;
+    type_text(c, "王芳").await;
+    tab_to(c, "address", 3).await;
+    type_text(c, ADDRESS).await;
+    tab_to(c, "product", 3).await;
+    press(c, &[Key::Down]).await;
+    assert_eq!(value_of(c, "product").await, json!("notebook"));
+    tab_to(c, "kind", 3).await;
+    assert_eq!(value_of(c, "kind").await, json!("onsite"));
+    tab_to(c, "purchase-date", 3).await;
+    type_text(c, &purchase_date).await;
+    tab_to(c, "problem", 5).await;
+    type_text(c, "开机黑屏，风扇不转").await;
+
+    // The preview: the division, nearby stations, the earliest slots and
+    // the warranty decision, as the API answers them.
+    wait_js(
+        c,
+        "document.body.dataset.preview === 'ready' && document.body.dataset.warranty",
+    )
+    .await;
+    let division = text_of(c, "#division").await;
+    assert!(division.contains("涪城区"), "division line: {division:?}");
+    let (_, nearest) = app
+        .get_json(&format!(
+            "/api/v1/stations/nearest?address={ADDRESS}&k=1&service=onsite&product=notebook"
+        ))
+        .await;
+    let first_onsite = nearest["results"][0]["station"]["id"]
+        .as_str()
+        .expect("an on-site station near the address");
+    let ok_ids = c
+        .execute(
+            "return [...document.querySelectorAll('#station-list li.is-ok')].map(li => li.dataset.id);",
+            vec![],
+        )
+        .await
+        .expect("script runs");
+    assert!(
+        ok_ids
+            .as_array()
+            .is_some_and(|ids| ids.contains(&json!(first_onsite))),
+        "{first_onsite} is not listed as able to come: {ok_ids}"
+    );
+    let slots = c
+        .find_all(Locator::Css("#slot-list input[type=radio]"))
+        .await
+        .expect("slots");
+    assert!(!slots.is_empty(), "no visit slots offered");
+    let warranty = text_of(c, "#warranty-decision").await;
+    assert_eq!(warranty, "免费维修", "40 days after purchase");
+    assert_accessible(c, "the console with a preview").await;
+    screenshots(c, "agent").await;
+
+    // Enter twice on the button: one job, its code shown large.
+    tab_to(c, "create-job", 6).await;
+    press(c, &[Key::Enter, Key::Enter]).await;
+    let shown = wait_js(
+        c,
+        "document.body.dataset.created && document.querySelector('[data-testid=\"job-code\"]').textContent",
+    )
+    .await;
+    let jobs = jobs_for_phone(app, agent, phone).await;
+    assert_eq!(jobs.len(), 1, "exactly one job for the caller: {jobs:?}");
+    let job = &jobs[0];
+    assert_eq!(shown, job["code"], "the code shown is the job's");
+    assert_eq!(job["kind"], json!("onsite"));
+    assert_eq!(job["customer"]["name"], json!("王芳"));
+    assert_eq!(job["product"], json!("notebook"));
+    assert_eq!(job["purchase_date"], json!(purchase_date));
+    assert_eq!(job["division_adcode"], json!("510703"));
+    assert!(
+        job["assignment"].is_object(),
+        "the recommended technician was booked: {job}"
+    );
+    let result = c.find(Locator::Id("result")).await.expect("#result");
+    assert!(result.is_displayed().await.expect("displayed"));
+    let due = text_of(c, "#result-due").await;
+    assert!(!due.trim().is_empty() && due != "—", "due time: {due:?}");
+    // The caller's record now lists the new job.
+    wait_js(
+        c,
+        &format!(
+            "document.querySelector('#history-list [data-code=\"{}\"]')",
+            job["code"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_accessible(c, "the console after creation").await;
+    screenshots(c, "agent-created").await;
+
+    // The next call starts from a clean form with the number focused.
+    tab_to(c, "next-call", 3).await;
+    press(c, &[Key::Enter]).await;
+    wait_js(c, "document.getElementById('result').hidden").await;
+    assert_eq!(focused(c).await, "caller-phone");
+    for field in [
+        "caller-phone",
+        "customer-name",
+        "address",
+        "purchase-date",
+        "problem",
+    ] {
+        assert_eq!(value_of(c, field).await, json!(""), "{field} is cleared");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_number_brings_up_their_earlier_job() {
+    let app = spawn_app().await;
+    let agent = token(&app.db, Role::Agent).await;
+    let phone = "13912340007";
+    let res = app
+        .client
+        .post(app.url("/api/v1/jobs"))
+        .bearer_auth(&agent)
+        .json(&json!({
+            "kind": "onsite", "customer": {"name": "赵敏", "phone": phone},
+            "address": ADDRESS, "product": "desktop",
+            "purchase_date": shanghai_day(200), "problem": "蓝屏",
+        }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 201);
+    let job: Value = res.json().await.expect("json");
+    let code = job["code"].as_str().expect("a code").to_owned();
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    run(c.clone(), async {
+        open_console(&app, &c, &agent).await;
+        assert_eq!(focused(&c).await, "caller-phone");
+        type_text(&c, phone).await;
+        let card = format!("#history-list [data-code=\"{code}\"]");
+        wait_js(&c, &format!("document.querySelector('{card}')")).await;
+        let summary = text_of(&c, &format!("{card} summary")).await;
+        assert!(summary.contains(&code), "{summary:?}");
+        let status = job["status"].as_str().unwrap();
+        let label = c
+            .execute(&format!("return Staff.STATUS['{status}'];"), vec![])
+            .await
+            .unwrap();
+        assert!(
+            summary.contains(label.as_str().unwrap()),
+            "{summary:?} lacks the status {label}"
+        );
+        // Opened: what the agent reads out, and the job's history.
+        let readout = text_of(&c, &format!("{card} .readout")).await;
+        assert!(
+            readout.contains(&code) && readout.contains("0007"),
+            "{readout:?}"
+        );
+        let events = c
+            .find_all(Locator::Css(&format!("{card} .timeline li")))
+            .await
+            .unwrap();
+        assert_eq!(events.len(), job["events"].as_array().unwrap().len());
+        let caller = text_of(&c, "#caller-summary").await;
+        assert!(caller.contains("1 张工单"), "{caller:?}");
+        assert_accessible(&c, "the console with a caller's earlier job").await;
+        screenshots(&c, "agent-history").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_of_another_role_gets_the_log_in_form() {
+    let app = spawn_app().await;
+    let manager = token(&app.db, Role::Manager).await;
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    run(c.clone(), async {
+        c.goto(&app.url(&format!("/agent#token={manager}")))
+            .await
+            .expect("page loads");
+        let reason = wait_js(
+            &c,
+            "!document.getElementById('login-error').hidden && document.getElementById('login-error').textContent",
+        )
+        .await;
+        assert!(reason.as_str().unwrap().contains("角色"), "{reason}");
+        let app_hidden = c
+            .execute("return document.getElementById('app').hidden;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(app_hidden, json!(true));
+        assert_accessible(&c, "the log-in form with a reason").await;
+    })
+    .await;
+}

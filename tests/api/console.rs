@@ -351,3 +351,186 @@ async fn a_caller_is_found_by_phone_and_technicians_show_their_day() {
     .await;
     assert_eq!(st, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_moves_a_visit_corrects_the_caller_and_cancels_with_a_reason() {
+    let (app, _clock, agent) = app_at(MORNING).await;
+    let dispatcher = token(&app.db, Role::Dispatcher).await;
+    let (_, made) = call(
+        &app,
+        Method::POST,
+        "/api/v1/jobs",
+        &agent,
+        Some(job("onsite", "绵阳涪城临园路", "13800002020", "2026-11-01")),
+    )
+    .await;
+    let code = made["code"].as_str().unwrap().to_owned();
+    let a = &made["assignment"];
+    let (station, tid, day) = (
+        a["station_id"].as_str().unwrap(),
+        a["technician_id"].clone(),
+        a["day"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(day, "2026-12-02");
+    let booked = |v: &Value| -> u64 {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == tid)
+            .unwrap()["booked"]
+            .as_u64()
+            .unwrap()
+    };
+
+    // Move the visit to the day after tomorrow, afternoon: the booking moves too.
+    let path = format!("/api/v1/jobs/{code}/reschedule");
+    let (st, moved) = call(
+        &app,
+        Method::POST,
+        &path,
+        &agent,
+        Some(json!({"date": "2026-12-04", "period": "pm", "reason": "客户周三不在家"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{moved}");
+    assert_eq!(moved["assignment"]["day"], "2026-12-04");
+    assert_eq!(moved["assignment"]["period"], "pm");
+    let last = moved["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"], "rescheduled");
+    assert_eq!(last["data"]["from"]["day"], "2026-12-02");
+    let (_, before) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/technicians?station_id={station}&day=2026-12-02"),
+        &dispatcher,
+        None,
+    )
+    .await;
+    let (_, after) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/technicians?station_id={station}&day=2026-12-04"),
+        &dispatcher,
+        None,
+    )
+    .await;
+    assert_eq!((booked(&before), booked(&after)), (0, 1));
+    // A window that has started, or a day that is not a date, is refused.
+    let (st, _) = call(
+        &app,
+        Method::POST,
+        &path,
+        &agent,
+        Some(json!({"date": "2026-12-02", "period": "am"})),
+    )
+    .await;
+    assert_eq!(st, 400);
+    let (st, _) = call(
+        &app,
+        Method::POST,
+        &path,
+        &agent,
+        Some(json!({"date": "周五", "period": "noon"})),
+    )
+    .await;
+    assert_eq!(st, 400);
+
+    // Correct the phone and the address text; the event names the fields.
+    let (st, fixed) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/jobs/{code}"),
+        &agent,
+        Some(json!({"phone": "139 0000 3030", "address": "绵阳涪城临园路68号3单元"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{fixed}");
+    assert_eq!(fixed["customer"]["phone"], "13900003030");
+    assert_eq!(fixed["address"], "绵阳涪城临园路68号3单元");
+    assert_eq!(fixed["lat"], made["lat"], "the point does not move");
+    let last = fixed["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["event"].as_str(), last["data"]["fields"].clone()),
+        (Some("corrected"), json!(["customer.phone", "address"]))
+    );
+    let (_, found) = call(
+        &app,
+        Method::GET,
+        "/api/v1/jobs?phone=13900003030",
+        &agent,
+        None,
+    )
+    .await;
+    assert_eq!(found["items"][0]["code"], code.as_str());
+    let (st, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/jobs/{code}"),
+        &agent,
+        Some(json!({"phone": "12"})),
+    )
+    .await;
+    assert_eq!(st, 400);
+    let (st, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/jobs/{code}"),
+        &agent,
+        Some(json!({"lat": 1})),
+    )
+    .await;
+    assert_eq!(st, 400, "unknown fields are refused");
+
+    // An agent cancels for the caller only with a reason, and may do nothing else.
+    let events = format!("/api/v1/jobs/{code}/events");
+    let (st, _) = call(
+        &app,
+        Method::POST,
+        &events,
+        &agent,
+        Some(json!({"event": "cancelled"})),
+    )
+    .await;
+    assert_eq!(st, 400);
+    let (st, _) = call(
+        &app,
+        Method::POST,
+        &events,
+        &agent,
+        Some(json!({"event": "hold", "reason": "x"})),
+    )
+    .await;
+    assert_eq!(st, 403);
+    let (st, gone) = call(
+        &app,
+        Method::POST,
+        &events,
+        &agent,
+        Some(json!({"event": "cancelled", "reason": "客户已自行修好"})),
+    )
+    .await;
+    assert_eq!(
+        (st, gone["status"].as_str()),
+        (200, Some("cancelled")),
+        "{gone}"
+    );
+    let (_, after) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/technicians?station_id={station}&day=2026-12-04"),
+        &dispatcher,
+        None,
+    )
+    .await;
+    assert_eq!(booked(&after), 0, "a cancelled visit gives its day back");
+    let (st, _) = call(
+        &app,
+        Method::POST,
+        &path,
+        &agent,
+        Some(json!({"date": "2026-12-05", "period": "am"})),
+    )
+    .await;
+    assert_eq!(st, 409, "a cancelled job is not moved");
+}
