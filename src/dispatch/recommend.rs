@@ -39,6 +39,8 @@ pub struct RecommendRequest<'a> {
 pub struct Candidate {
     pub station_id: StationId,
     pub technician_id: TechnicianId,
+    /// Who will come, as the agent tells the caller.
+    pub technician_name: String,
     /// Great-circle station -> customer.
     pub distance_m: f64,
     pub eta_minutes: u32,
@@ -161,6 +163,7 @@ pub fn recommend(
                 None => out.candidates.push(Candidate {
                     station_id: s.id.clone(),
                     technician_id: t.id,
+                    technician_name: t.name.clone(),
                     distance_m: near.distance_m,
                     eta_minutes: (eta_s.get(i).copied().unwrap_or(f64::INFINITY) / 60.0)
                         .ceil()

@@ -135,6 +135,7 @@ pub struct SlotOffer {
     pub period: &'static str,
     pub station_id: StationId,
     pub technician_id: TechnicianId,
+    pub technician_name: String,
     pub distance_m: f64,
     pub eta_minutes: u32,
     pub remaining: u32,
@@ -425,7 +426,15 @@ impl DispatchService {
     /// The read model of a job as it is now.
     pub async fn view(&self, job: Job) -> Result<JobView> {
         let events = store_jobs::events(&self.db, job.id).await?;
-        Ok(job_view(&self.ctx, job, events, self.now()))
+        let names = match job.technician_id {
+            Some(t) => store_techs::names(&self.db, &[t]).await?,
+            None => HashMap::new(),
+        };
+        let name = job
+            .technician_id
+            .and_then(|t| names.get(&t))
+            .map(String::as_str);
+        Ok(job_view(&self.ctx, job, events, name, self.now()))
     }
 
     async fn reload(&self, id: JobId) -> Result<JobView> {
@@ -463,9 +472,21 @@ impl DispatchService {
             let exhausted = (jobs.len() as i64) < f.limit;
             let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
             let mut events = store_jobs::events_of(&self.db, &ids).await?;
+            let techs: Vec<TechnicianId> = jobs.iter().filter_map(|j| j.technician_id).collect();
+            let names = store_techs::names(&self.db, &techs).await?;
             for job in jobs {
                 let id = job.id;
-                let v = job_view(&self.ctx, job, events.remove(&id).unwrap_or_default(), now);
+                let name = job
+                    .technician_id
+                    .and_then(|t| names.get(&t))
+                    .map(String::as_str);
+                let v = job_view(
+                    &self.ctx,
+                    job,
+                    events.remove(&id).unwrap_or_default(),
+                    name,
+                    now,
+                );
                 if q.at_risk_only && !v.at_risk() {
                     after_id = Some(id);
                     continue;
@@ -648,6 +669,7 @@ impl DispatchService {
                         period: period.as_str(),
                         station_id: c.station_id.clone(),
                         technician_id: c.technician_id,
+                        technician_name: c.technician_name.clone(),
                         distance_m: c.distance_m.round(),
                         eta_minutes: c.eta_minutes,
                         remaining: c.daily_capacity.saturating_sub(c.booked),
@@ -1193,7 +1215,11 @@ impl DispatchService {
         if !job.status().is_open() {
             return Err(DispatchError::Conflict {
                 code: "not_correctable",
-                message: format!("job {} is {}: its details are final", job.code, job.status()),
+                message: format!(
+                    "job {} is {}: its details are final",
+                    job.code,
+                    job.status()
+                ),
             });
         }
         let now = self.now();
@@ -1236,7 +1262,11 @@ impl DispatchService {
         }
         if let Some(p) = &c.problem {
             let p = p.trim();
-            f.check(p.chars().count() <= 2000, "problem", "problem is longer than 2000 characters");
+            f.check(
+                p.chars().count() <= 2000,
+                "problem",
+                "problem is longer than 2000 characters",
+            );
             if next.problem != p {
                 changed.push("problem");
                 next.problem = p.to_owned();
@@ -1512,10 +1542,7 @@ fn station_reason(
     let Some(first) = reasons.next() else {
         let reason = if !s.offers(Service::Onsite) {
             RejectReason::NoOnsite
-        } else if s
-            .onsite_radius_km
-            .is_none_or(|r| distance_m > r * 1000.0)
-        {
+        } else if s.onsite_radius_km.is_none_or(|r| distance_m > r * 1000.0) {
             RejectReason::OutOfRadius
         } else if !s.repairs(product) {
             RejectReason::NoProduct

@@ -661,7 +661,12 @@ mod tests {
             .with_timezone(&chrono_tz::Asia::Shanghai)
             .format("%Y-%m-%d %H:%M (UTC+8)")
             .to_string();
-        assert!(early.to_string().ends_with(&format!("allowed from {shown}")), "{early}");
+        assert!(
+            early
+                .to_string()
+                .ends_with(&format!("allowed from {shown}")),
+            "{early}"
+        );
         for n in 2..=3 {
             now += Duration::days(3);
             s = apply(&s, &JobEvent::Notified, now).unwrap().state;

@@ -110,11 +110,13 @@ fn sla_view(
     (out, tasks)
 }
 
-/// The read model of `job` with its audit log, at `now`.
+/// The read model of `job` with its audit log, at `now`; `technician_name`
+/// names the assigned technician when known.
 pub fn job_view(
     ctx: &DispatchContext,
     job: Job,
     events: Vec<EventRecord>,
+    technician_name: Option<&str>,
     now: DateTime<Utc>,
 ) -> JobView {
     let (sla, tasks) = sla_view(ctx, &job, &events, now);
@@ -143,7 +145,8 @@ pub fn job_view(
         tasks,
         assignment: job.technician_id.map(|t| {
             json!({
-                "station_id": job.station_id, "technician_id": t, "distance_m": job.distance_m,
+                "station_id": job.station_id, "technician_id": t,
+                "technician_name": technician_name, "distance_m": job.distance_m,
                 "eta_minutes": job.eta_minutes, "day": job.booked_day, "period": job.slot_period,
             })
         }),

@@ -17,6 +17,8 @@ pub struct Caller {
     pub token_id: String,
     pub role: Role,
     pub scope: Scope,
+    /// The token's name in lists.
+    pub label: String,
 }
 
 impl Caller {
@@ -76,6 +78,7 @@ impl FromRequest for Caller {
                 token_id: record.id,
                 role: record.role,
                 scope: record.scope,
+                label: record.label,
             })
         })
     }

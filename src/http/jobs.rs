@@ -18,13 +18,11 @@ use super::error::ApiError;
 use super::AppState;
 use crate::auth::Role;
 use crate::basic::{FieldError, Fields};
+use crate::dispatch::intake::{parse_date, Period};
 use crate::dispatch::intake::{JobDraft, WarrantyDraft};
 use crate::dispatch::model::{JobId, JobKind, Phone, TechnicianId};
 use crate::dispatch::recommend::Recommendation;
-use crate::dispatch::intake::{parse_date, Period};
-use crate::dispatch::service::{
-    ChangePage, Correction, Coverage, JobQuery, Opened, StationOption,
-};
+use crate::dispatch::service::{ChangePage, Correction, Coverage, JobQuery, Opened, StationOption};
 use crate::dispatch::state::{JobEvent, JobStatus};
 use crate::dispatch::view::JobView;
 use crate::dispatch::warranty::WarrantyDecision;

@@ -49,6 +49,7 @@ pub struct ApiDoc;
     jobs::warranty_check,
     jobs::track,
     optimize::run,
+    tokens::session,
     tokens::list,
     tokens::revoke,
 ))]

@@ -12,7 +12,17 @@ use crate::auth::{Role, Scope};
 use crate::store::{tokens, StoreError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(revoke);
+    cfg.service(session).service(list).service(revoke);
+}
+
+/// Who the caller's token is: role, scope and label, so a page can say
+/// "this token cannot use this page" before trying anything (any role).
+#[utoipa::path(tag = "tokens", responses((status = 200, description = "{id, role, scope, label}"), (status = 401)), security(("bearer" = [])))]
+#[get("/session")]
+async fn session(caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "id": caller.token_id, "role": caller.role, "scope": caller.scope, "label": caller.label,
+    }))
 }
 
 /// Only an admin for the whole network manages tokens: a scoped admin

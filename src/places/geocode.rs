@@ -434,8 +434,7 @@ impl Gazetteer {
         // A place inside the best one (喀什市 in 喀什地区) is a refinement of
         // it, not an alternative.
         let near_tie = cands.get(ties).is_some_and(|c| {
-            c.score >= top.score * (1.0 - NEAR_TIE)
-                && !contains(top_div, self.division(c.division))
+            c.score >= top.score * (1.0 - NEAR_TIE) && !contains(top_div, self.division(c.division))
         });
         let matches = cands
             .iter()
@@ -500,7 +499,10 @@ mod tests {
         let r = g().geocode("朝阳");
         assert!(r.ambiguous, "{r:?}");
         let codes: Vec<u32> = r.matches.iter().map(|m| m.adcode.value()).collect();
-        assert!(codes.contains(&211300) && codes.contains(&110105), "{codes:?}");
+        assert!(
+            codes.contains(&211300) && codes.contains(&110105),
+            "{codes:?}"
+        );
         // A place inside the best match refines it: not ambiguous.
         let r = g().geocode("新疆喀什");
         assert!(!r.ambiguous, "{r:?}");

@@ -200,3 +200,25 @@ pub async fn update(db: &Db, t: &Technician) -> Result<()> {
     })
     .map_err(|e| StoreError::refused(e, "", &format!("station {} does not exist", t.station_id)))?
 }
+
+/// The names of these technicians, in one query.
+pub async fn names(db: &Db, ids: &[TechnicianId]) -> Result<HashMap<TechnicianId, String>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(1000) {
+        let rows = on_db!(db, p => {
+            let mut q = QueryBuilder::new("SELECT id, name FROM technicians WHERE id IN (");
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.value());
+            }
+            sep.push_unseparated(")");
+            q.build_query_as::<(i64, String)>().fetch_all(p).await
+        })?;
+        for (id, name) in rows {
+            if let Ok(id) = TechnicianId::new(id) {
+                out.insert(id, name);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -417,3 +417,16 @@ async fn revoked_and_expired_tokens_are_refused_and_the_scheme_is_case_insensiti
         .iter()
         .any(|i| i["id"] == agent_id.as_str() && i["revoked"] == true));
 }
+
+#[tokio::test]
+async fn a_page_learns_its_tokens_role_and_scope() {
+    let app = spawn_app().await;
+    let sw = scoped_token(&app.db, Role::Dispatcher, Scope::Region(Region::Southwest)).await;
+    let (s, me) = send(&app, Method::GET, "/api/v1/session", Some(&sw), None).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["role"], "dispatcher");
+    assert_eq!(me["scope"], json!({"kind": "region", "id": "southwest"}));
+    assert_eq!(me["label"], "test");
+    let (s, _) = send(&app, Method::GET, "/api/v1/session", None, None).await;
+    assert_eq!(s, 401);
+}

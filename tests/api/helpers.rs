@@ -2,9 +2,9 @@
 //! (a new SQLite file, or a new PostgreSQL database), talked to over HTTP.
 
 use repairnet::auth::{hash_token, new_token, Role, Scope};
+use repairnet::basic::ManualClock;
 use repairnet::config::Settings;
 use repairnet::store::{tokens, Db};
-use repairnet::basic::ManualClock;
 use repairnet::Application;
 use std::sync::Arc;
 
