@@ -6,6 +6,11 @@
 // slot. Everything from the API goes in as text (Staff.el / textContent).
 "use strict";
 
+/** A technician as the agent names them to the caller: name and number. */
+function techName(t) {
+  return t.technician_name ? `技师 ${t.technician_name}（#${t.technician_id}）` : `技师 #${t.technician_id}`;
+}
+
 (() => {
   const $ = (id) => document.getElementById(id);
   const el = Staff.el;
@@ -302,7 +307,7 @@
       sla && sla !== "on_track" ? el("span", { class: `sla sla-${sla}` }, ` ${Staff.SLA[sla] || sla}`) : null);
     fact(job.kind === "carry_in" ? "送修网点" : "服务网点", job.station_id ? stationName(job.station_id) : "未派工");
     if (a) {
-      fact("上门安排", `${Staff.day(a.day)} ${PERIOD[a.period] || ""} · 技师 #${a.technician_id}` +
+      fact("上门安排", `${Staff.day(a.day)} ${PERIOD[a.period] || ""} · ${techName(a)}` +
         (a.eta_minutes != null ? ` · 车程约 ${a.eta_minutes} 分钟` : ""));
     }
     if (job.warranty) fact("保修", Staff.WARRANTY[job.warranty.decision] || job.warranty.decision || "—");
@@ -649,10 +654,10 @@
         const fromSlots = uniqueBy(slotTechs.get(st.id) || [], "technician_id");
         let text = inp.kind === "onsite" ? "可以上门" : "可以送修";
         if (techs.length) {
-          text += "：" + techs.map((t) => `技师 #${t.technician_id}（已约 ${t.booked}/${t.daily_capacity}）`).join("、");
+          text += "：" + techs.map((t) => `${techName(t)}（已约 ${t.booked}/${t.daily_capacity}）`).join("、");
           if (techs[0].eta_minutes != null) text += `，车程约 ${techs[0].eta_minutes} 分钟`;
         } else if (fromSlots.length) {
-          text += "：" + fromSlots.map((t) => `技师 #${t.technician_id}`).join("、") +
+          text += "：" + fromSlots.map((t) => techName(t)).join("、") +
             `，车程约 ${fromSlots[0].eta_minutes} 分钟`;
         }
         li.append(el("p", { class: "verdict ok" }, text));
@@ -960,7 +965,7 @@
     } else if (a) {
       setText($("result-visit-label"), "上门安排");
       visit.append(`${dayName(a.day)}${a.day && dayName(a.day) !== Staff.day(a.day) ? `（${Staff.day(a.day)}）` : ""} ${PERIOD[a.period] || ""} · `, stationName(a.station_id),
-        ` · 技师 #${a.technician_id}` + (a.eta_minutes != null ? ` · 车程约 ${a.eta_minutes} 分钟` : ""));
+        ` · ${techName(a)}` + (a.eta_minutes != null ? ` · 车程约 ${a.eta_minutes} 分钟` : ""));
     } else {
       setText($("result-visit-label"), "上门安排");
       visit.append("暂未派工：调度会尽快安排技师并联系客户。");

@@ -1481,11 +1481,11 @@
     S.feedAbort = abort;
     setLive("connecting", "正在连接…");
 
-    // Only a dispatcher may use the board: the assign endpoint answers 403
-    // to any other role (and 404 to a dispatcher for this impossible job).
-    await Staff.api("POST", `${API}/jobs/-/assign`, { technician_id: 0 }).catch((e) => {
-      if (e.status === 401 || e.status === 403) throw e;
-    });
+    // Only a dispatcher (or an admin) may use the board.
+    const me = await Staff.api("GET", `${API}/session`);
+    if (me.role !== "dispatcher" && me.role !== "admin") {
+      throw new Staff.ApiError(403, { error: { code: "forbidden", message: "wrong role" } });
+    }
     // Follow the feed from now on, before reading the list, so nothing
     // that happens while the list loads is missed.
     const first = await Staff.api("GET", `${API}/jobs/changes?after=latest&wait=0`);
