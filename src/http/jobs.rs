@@ -26,7 +26,7 @@ use crate::dispatch::service::{ChangePage, Correction, Coverage, JobQuery, Opene
 use crate::dispatch::state::{JobEvent, JobStatus};
 use crate::dispatch::view::JobView;
 use crate::dispatch::warranty::WarrantyDecision;
-use crate::network::query::{parse_bool, NearestParams, StationView};
+use crate::network::query::{parse_bool, NearestParams, NearestQuery, StationView};
 use crate::network::{Product, StationId};
 use crate::places::{Crs, Gazetteer, Region};
 use crate::store::jobs::JobFilter;
@@ -119,7 +119,7 @@ async fn create_job(
                     job,
                     recommendation,
                     coverage: Some(coverage),
-                    carry_in_stations: carry_in.iter().map(|s| station_option(s, now)).collect(),
+                    carry_in_stations: station_options(&carry_in, now),
                 }))
         }
         Opened::Replayed(job) => Ok(HttpResponse::Ok()
@@ -473,8 +473,8 @@ async fn job_recommendation(
         "coverage": o.coverage,
         "candidates": o.recommendation.candidates,
         "rejected": o.recommendation.rejected,
-        "stations": o.stations.iter().map(|s| station_option(s, now)).collect::<Vec<_>>(),
-        "carry_in_stations": o.carry_in.iter().map(|s| station_option(s, now)).collect::<Vec<_>>(),
+        "stations": station_options(&o.stations, now),
+        "carry_in_stations": station_options(&o.carry_in, now),
     })))
 }
 
@@ -501,21 +501,20 @@ async fn slots(
     p: web::Query<SlotParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(INTAKE)?;
-    let params = NearestParams {
-        lat: p.lat.clone(),
-        lon: p.lon.clone(),
-        address: p.address.clone(),
-        crs: p.crs.clone(),
-        ..Default::default()
-    };
     let mut f = Fields::new();
-    let q = params
-        .resolve(Gazetteer::embedded(), state.dispatch.now())
-        .map_err(|e| f.extend(e))
-        .ok();
-    let product = f.take_as("product", p.product.parse::<Product>());
+    let place = locate(
+        &mut f,
+        &place(
+            p.lat.as_ref(),
+            p.lon.as_ref(),
+            p.address.as_ref(),
+            p.crs.as_ref(),
+        ),
+        &p.product,
+        state.dispatch.now(),
+    );
     let days = f.int_in("days", p.days.as_deref(), 1..=14, 3);
-    let (Some(q), Some(product)) = (q, product) else {
+    let Some((q, product)) = place else {
         return Err(f.into_errors().into());
     };
     f.finish()?;
@@ -542,14 +541,51 @@ struct OptionsParams {
     days: Option<String>,
 }
 
-/// A station in the console's answers: the directory's fields, open-now,
-/// next opening, the distance and why it cannot take the job (null when it can).
-fn station_option(o: &StationOption, now: chrono::DateTime<chrono::Utc>) -> Value {
-    json!({
-        "station": StationView::new(&o.station, Crs::default(), now),
-        "distance_m": o.distance_m.round(),
-        "reason": o.reason,
-    })
+/// Stations in the console's answers: the directory's fields, open-now,
+/// next opening, the distance and why each cannot take the job (null when
+/// it can).
+fn station_options(list: &[StationOption], now: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
+    list.iter()
+        .map(|o| {
+            json!({
+                "station": StationView::new(&o.station, Crs::default(), now),
+                "distance_m": o.distance_m.round(),
+                "reason": o.reason,
+            })
+        })
+        .collect()
+}
+
+/// A caller's point (an address, or lat/lon in a coordinate system) and
+/// the product, with every problem recorded in `f`.
+fn locate(
+    f: &mut Fields,
+    place: &NearestParams,
+    product: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<(NearestQuery, Product)> {
+    let q = place
+        .resolve(Gazetteer::embedded(), now)
+        .map_err(|e| f.extend(e))
+        .ok();
+    let product = f.take_as("product", product.parse::<Product>());
+    q.zip(product)
+}
+
+/// A place given the way `/nearest` takes it.
+fn place(
+    lat: Option<&String>,
+    lon: Option<&String>,
+    address: Option<&String>,
+    crs: Option<&String>,
+) -> NearestParams {
+    NearestParams {
+        lat: lat.cloned(),
+        lon: lon.cloned(),
+        address: address.cloned(),
+        crs: crs.cloned(),
+        ..Default::default()
+    }
 }
 
 /// Everything the call-centre console shows for a caller's address before
@@ -568,24 +604,23 @@ async fn intake_options(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(INTAKE)?;
     let now = state.dispatch.now();
-    let params = NearestParams {
-        lat: p.lat.clone(),
-        lon: p.lon.clone(),
-        address: p.address.clone(),
-        crs: p.crs.clone(),
-        ..Default::default()
-    };
     let mut f = Fields::new();
-    let q = params
-        .resolve(Gazetteer::embedded(), now)
-        .map_err(|e| f.extend(e))
-        .ok();
-    let product = f.take_as("product", p.product.parse::<Product>());
+    let place = locate(
+        &mut f,
+        &place(
+            p.lat.as_ref(),
+            p.lon.as_ref(),
+            p.address.as_ref(),
+            p.crs.as_ref(),
+        ),
+        &p.product,
+        now,
+    );
     let kind = f
         .opt("kind", p.kind.as_deref(), str::parse::<JobKind>)
         .unwrap_or(JobKind::Onsite);
     let days = f.int_in("days", p.days.as_deref(), 1..=14, 3);
-    let (Some(q), Some(product)) = (q, product) else {
+    let Some((q, product)) = place else {
         return Err(f.into_errors().into());
     };
     f.finish()?;
@@ -608,10 +643,10 @@ async fn intake_options(
         "product": product,
         "day": o.day,
         "coverage": o.coverage,
-        "stations": o.stations.iter().map(|s| station_option(s, now)).collect::<Vec<_>>(),
+        "stations": station_options(&o.stations, now),
         "candidates": o.recommendation.candidates,
         "rejected": o.recommendation.rejected,
-        "carry_in_stations": o.carry_in.iter().map(|s| station_option(s, now)).collect::<Vec<_>>(),
+        "carry_in_stations": station_options(&o.carry_in, now),
         "slots": o.slots,
     })))
 }

@@ -35,22 +35,6 @@ async fn app_at(at: &str) -> (TestApp, Arc<ManualClock>, String) {
     (app, clock, agent)
 }
 
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let st = res.status().as_u16();
-    (st, res.json().await.unwrap_or(Value::Null))
-}
-
 fn job(kind: &str, address: &str, phone: &str, bought: &str) -> Value {
     json!({"kind": kind, "customer": {"name": "赵敏", "phone": phone}, "address": address,
            "product": "notebook", "purchase_date": bought, "problem": "开机黑屏"})

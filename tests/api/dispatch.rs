@@ -19,22 +19,6 @@ async fn staff(app: &TestApp) -> Staff {
     }
 }
 
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 /// A purchase date `days` before today in Asia/Shanghai, so warranty
 /// answers do not depend on the day the tests run.
 fn days_ago(days: i64) -> String {

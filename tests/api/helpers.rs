@@ -132,6 +132,24 @@ pub async fn spawn_on_url(database_url: &str, opts: Options) -> TestApp {
     }
 }
 
+/// One request with a bearer token and an optional JSON body; the status
+/// and the JSON answer (null when the body is not JSON).
+pub async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("the server answers");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
 pub async fn token(db: &Db, role: Role) -> String {
     scoped_token(db, role, Scope::All).await
 }
