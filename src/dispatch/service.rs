@@ -1651,23 +1651,7 @@ mod tests {
 
     #[test]
     fn every_posted_event_has_its_audit_name() {
-        let s = |v: i64| state::Satisfaction::new(v).unwrap();
-        for e in [
-            JobEvent::Assign { reason: None },
-            JobEvent::EnRoute,
-            JobEvent::OnSite,
-            JobEvent::Repaired,
-            JobEvent::Repairing,
-            JobEvent::ReadyForPickup,
-            JobEvent::Notified,
-            JobEvent::PickedUp,
-            JobEvent::MailedBack,
-            JobEvent::Hold { reason: None },
-            JobEvent::Resume,
-            JobEvent::Closed,
-            JobEvent::Cancelled { reason: None },
-            JobEvent::FollowUp { satisfaction: s(4) },
-        ] {
+        for e in state::tests::all_events() {
             assert_eq!(event_name(&e).as_str(), e.name());
         }
     }

@@ -443,14 +443,14 @@ pub fn apply_with(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn t0() -> DateTime<Utc> {
         "2026-11-23T02:00:00Z".parse().unwrap()
     }
 
-    fn all_events() -> Vec<JobEvent> {
+    pub(crate) fn all_events() -> Vec<JobEvent> {
         vec![
             JobEvent::Assign {
                 reason: Some("closer".into()),
