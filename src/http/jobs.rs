@@ -4,10 +4,7 @@
 //! [`DispatchService`](crate::dispatch::DispatchService) use case and shapes
 //! the answer.
 
-use std::fmt::Write as _;
-use std::time::Duration;
 
-use actix_web::http::header;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -15,47 +12,45 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::AppState;
+use super::intake::station_options;
+use super::{feed, intake, AppState};
 use crate::auth::Role;
 use crate::basic::{FieldError, Fields};
+use crate::dispatch::intake::JobDraft;
 use crate::dispatch::intake::{parse_date, Period};
-use crate::dispatch::intake::{JobDraft, WarrantyDraft};
 use crate::dispatch::model::{JobId, JobKind, Phone, TechnicianId};
 use crate::dispatch::recommend::Recommendation;
-use crate::dispatch::service::{ChangePage, Correction, Coverage, JobQuery, Opened, StationOption};
+use crate::dispatch::service::{Correction, Coverage, JobQuery, Opened};
 use crate::dispatch::state::{JobEvent, JobStatus};
 use crate::dispatch::view::JobView;
-use crate::dispatch::warranty::WarrantyDecision;
-use crate::network::query::{parse_bool, NearestParams, NearestQuery, StationView};
-use crate::network::{Product, StationId};
-use crate::places::{Crs, Gazetteer, Region};
+use crate::network::query::parse_bool;
+use crate::network::StationId;
+use crate::places::Region;
 use crate::store::jobs::JobFilter;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // `changes` before `{id}`, which would match it too.
     cfg.service(create_job)
         .service(list_jobs)
-        .service(job_changes)
+        .configure(feed::routes)
         .service(get_job)
         .service(assign_job)
         .service(reschedule_job)
         .service(correct_job)
         .service(post_event)
         .service(job_recommendation)
-        .service(slots)
-        .service(intake_options)
-        .service(warranty_check)
+        .configure(intake::routes)
         .service(track);
 }
 
 /// Who may read jobs; a technician reads only their own (the scope).
-const READERS: &[Role] = &[
+pub(super) const READERS: &[Role] = &[
     Role::Agent,
     Role::Dispatcher,
     Role::Manager,
     Role::Technician,
 ];
-const INTAKE: &[Role] = &[Role::Agent, Role::Dispatcher];
+pub(super) const INTAKE: &[Role] = &[Role::Agent, Role::Dispatcher];
 const DISPATCH: &[Role] = &[Role::Dispatcher];
 /// Who may post events; a technician only the visit's own, an agent only a
 /// cancellation with a reason (the use case decides).
@@ -244,99 +239,6 @@ async fn list_jobs(
     })))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ChangeParams {
-    /// A sequence number from an earlier answer's `next` (or an event's
-    /// `id:`); `latest` starts from now; default 0, the beginning.
-    after: Option<String>,
-    /// Seconds to wait when nothing is new, 0-25 (default 25).
-    wait: Option<String>,
-}
-
-/// The change feed: every committed job change after `after`, in order,
-/// within the caller's scope (agent, dispatcher, manager, technician). With
-/// nothing new it waits (long poll); with `Accept: text/event-stream` it
-/// streams server-sent events (`id:` the sequence number, `data:` the
-/// change), resuming from `Last-Event-ID`.
-#[utoipa::path(tag = "dispatch", params(ChangeParams), responses((status = 200, body = ChangePage, description = "or a text/event-stream of changes"), (status = 400), (status = 401), (status = 403)), security(("bearer" = [])))]
-#[get("/jobs/changes")]
-async fn job_changes(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-    p: web::Query<ChangeParams>,
-) -> Result<HttpResponse, ApiError> {
-    let who = caller.principal(READERS)?;
-    let mut f = Fields::new();
-    let resume = req
-        .headers()
-        .get("Last-Event-ID")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let after = match resume.as_deref().or(p.after.as_deref()).map(str::trim) {
-        None => 0,
-        Some("latest") => state.dispatch.last_change().await?,
-        Some(v) => f
-            .take(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                FieldError::new(
-                    "after",
-                    "after must be a sequence number from `next`, or latest",
-                )
-            }))
-            .unwrap_or(0),
-    };
-    let wait = f.int_in("wait", p.wait.as_deref(), 0..=25, 25);
-    f.finish()?;
-    let sse = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/event-stream"));
-    if !sse {
-        let page = state
-            .dispatch
-            .changes(&who, after, Duration::from_secs(wait))
-            .await?;
-        return Ok(HttpResponse::Ok().json(page));
-    }
-    let events = futures_util::stream::unfold(
-        (state.into_inner(), who, after),
-        |(state, who, after)| async move {
-            match state.dispatch.changes(&who, after, SSE_KEEPALIVE).await {
-                Ok(page) => {
-                    let mut out = String::new();
-                    if page.changes.is_empty() {
-                        // A comment keeps proxies from closing an idle stream.
-                        out.push_str(": keep-alive\n\n");
-                    }
-                    for c in &page.changes {
-                        let data = serde_json::to_string(c).unwrap_or_default();
-                        // Writing to a String cannot fail.
-                        let _ = write!(out, "id: {}\ndata: {data}\n\n", c.seq);
-                    }
-                    let next = (state, who, page.next);
-                    Some((Ok::<_, actix_web::Error>(web::Bytes::from(out)), next))
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "change stream ended");
-                    None
-                }
-            }
-        },
-    );
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        // Compression would hold events back until a buffer fills.
-        .insert_header((header::CONTENT_ENCODING, "identity"))
-        .streaming(events))
-}
-
-/// How long an event stream stays quiet before it sends a keep-alive.
-const SSE_KEEPALIVE: Duration = Duration::from_secs(15);
-
 /// One job by id or code (agent, dispatcher, manager).
 #[utoipa::path(tag = "dispatch", params(("id" = String, Path, description = "id or code")), responses((status = 200, body = JobView), (status = 404)), security(("bearer" = [])))]
 #[get("/jobs/{id}")]
@@ -476,192 +378,6 @@ async fn job_recommendation(
         "stations": station_options(&o.stations, now),
         "carry_in_stations": station_options(&o.carry_in, now),
     })))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct SlotParams {
-    lat: Option<String>,
-    lon: Option<String>,
-    address: Option<String>,
-    crs: Option<String>,
-    product: String,
-    /// Days to look ahead, 1-14 (default 3).
-    days: Option<String>,
-}
-
-/// The earliest bookable on-site visit days at the nearest capable
-/// stations, while the caller is on the phone (agent, dispatcher).
-#[utoipa::path(tag = "dispatch", params(SlotParams), responses((status = 200, description = "{query, slots: [{date, period, station_id, technician_id, eta_minutes, remaining}]}")), security(("bearer" = [])))]
-#[get("/slots")]
-async fn slots(
-    state: web::Data<AppState>,
-    caller: Caller,
-    p: web::Query<SlotParams>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(INTAKE)?;
-    let mut f = Fields::new();
-    let place = locate(
-        &mut f,
-        &place(
-            p.lat.as_ref(),
-            p.lon.as_ref(),
-            p.address.as_ref(),
-            p.crs.as_ref(),
-        ),
-        &p.product,
-        state.dispatch.now(),
-    );
-    let days = f.int_in("days", p.days.as_deref(), 1..=14, 3);
-    let Some((q, product)) = place else {
-        return Err(f.into_errors().into());
-    };
-    f.finish()?;
-    let slots = state.dispatch.slots(q.point, product, days).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "query": {"lat": q.point.lat, "lon": q.point.lon, "division": q.division, "product": product},
-        "slots": slots,
-    })))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct OptionsParams {
-    /// The address as the caller says it (or give lat and lon).
-    address: Option<String>,
-    lat: Option<String>,
-    lon: Option<String>,
-    crs: Option<String>,
-    product: String,
-    /// `onsite` (default) or `carry_in`.
-    kind: Option<String>,
-    /// Days of slots to offer, 1-14 (default 3).
-    days: Option<String>,
-}
-
-/// Stations in the console's answers: the directory's fields, open-now,
-/// next opening, the distance and why each cannot take the job (null when
-/// it can).
-fn station_options(list: &[StationOption], now: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
-    list.iter()
-        .map(|o| {
-            json!({
-                "station": StationView::new(&o.station, Crs::default(), now),
-                "distance_m": o.distance_m.round(),
-                "reason": o.reason,
-            })
-        })
-        .collect()
-}
-
-/// A caller's point (an address, or lat/lon in a coordinate system) and
-/// the product, with every problem recorded in `f`.
-fn locate(
-    f: &mut Fields,
-    place: &NearestParams,
-    product: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<(NearestQuery, Product)> {
-    let q = place
-        .resolve(Gazetteer::embedded(), now)
-        .map_err(|e| f.extend(e))
-        .ok();
-    let product = f.take_as("product", product.parse::<Product>());
-    q.zip(product)
-}
-
-/// A place given the way `/nearest` takes it.
-fn place(
-    lat: Option<&String>,
-    lon: Option<&String>,
-    address: Option<&String>,
-    crs: Option<&String>,
-) -> NearestParams {
-    NearestParams {
-        lat: lat.cloned(),
-        lon: lon.cloned(),
-        address: address.cloned(),
-        crs: crs.cloned(),
-        ..Default::default()
-    }
-}
-
-/// Everything the call-centre console shows for a caller's address before
-/// the job is made, in one answer: the resolved division and the other
-/// candidates (when the address is ambiguous), the nearby stations with the
-/// reason each cannot take the job, the technicians who could come (ranked)
-/// and why the others cannot, the earliest slots, and — for carry-in, or
-/// when no technician can come (`coverage`) — the stations to bring the
-/// item to (agent, dispatcher).
-#[utoipa::path(tag = "dispatch", params(OptionsParams), responses((status = 200, description = "{query: {lat, lon, division, candidates, ambiguous}, day, coverage, stations: [{station, distance_m, reason}], candidates, rejected, carry_in_stations, slots}"), (status = 400)), security(("bearer" = [])))]
-#[get("/intake/options")]
-async fn intake_options(
-    state: web::Data<AppState>,
-    caller: Caller,
-    p: web::Query<OptionsParams>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(INTAKE)?;
-    let now = state.dispatch.now();
-    let mut f = Fields::new();
-    let place = locate(
-        &mut f,
-        &place(
-            p.lat.as_ref(),
-            p.lon.as_ref(),
-            p.address.as_ref(),
-            p.crs.as_ref(),
-        ),
-        &p.product,
-        now,
-    );
-    let kind = f
-        .opt("kind", p.kind.as_deref(), str::parse::<JobKind>)
-        .unwrap_or(JobKind::Onsite);
-    let days = f.int_in("days", p.days.as_deref(), 1..=14, 3);
-    let Some((q, product)) = place else {
-        return Err(f.into_errors().into());
-    };
-    f.finish()?;
-    let geocoded = p
-        .address
-        .as_deref()
-        .map(|a| Gazetteer::embedded().geocode(a));
-    let o = state
-        .dispatch
-        .intake_options(q.point, product, kind, days, None)
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "query": {
-            "lat": q.point.lat, "lon": q.point.lon, "division": q.division,
-            "candidates": geocoded.as_ref().map(|g| &g.matches),
-            "ambiguous": geocoded.as_ref().is_some_and(|g| g.ambiguous),
-            "remainder": q.remainder,
-        },
-        "kind": kind,
-        "product": product,
-        "day": o.day,
-        "coverage": o.coverage,
-        "stations": station_options(&o.stations, now),
-        "candidates": o.recommendation.candidates,
-        "rejected": o.recommendation.rejected,
-        "carry_in_stations": station_options(&o.carry_in, now),
-        "slots": o.slots,
-    })))
-}
-
-/// The warranty decision alone, for a caller on the phone (agent, dispatcher).
-#[utoipa::path(tag = "dispatch", request_body = WarrantyDraft, responses((status = 200, body = WarrantyDecision), (status = 400)), security(("bearer" = [])))]
-#[post("/warranty/check")]
-async fn warranty_check(
-    state: web::Data<AppState>,
-    caller: Caller,
-    body: web::Json<WarrantyDraft>,
-) -> Result<web::Json<WarrantyDecision>, ApiError> {
-    caller.require(INTAKE)?;
-    let input = body.into_inner().validate()?;
-    Ok(web::Json(state.dispatch.warranty(&input)?))
 }
 
 #[derive(Deserialize, IntoParams)]

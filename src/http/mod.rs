@@ -4,6 +4,8 @@
 
 pub mod auth;
 pub mod error;
+pub mod feed;
+pub mod intake;
 pub mod jobs;
 pub mod openapi;
 pub mod ops;

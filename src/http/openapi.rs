@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{jobs, ops, optimize, places, stations, technicians, tokens};
+use super::{feed, intake, jobs, ops, optimize, places, stations, technicians, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,15 +38,15 @@ pub struct ApiDoc;
     jobs::create_job,
     jobs::list_jobs,
     jobs::get_job,
-    jobs::job_changes,
+    feed::job_changes,
     jobs::assign_job,
     jobs::reschedule_job,
     jobs::correct_job,
     jobs::post_event,
     jobs::job_recommendation,
-    jobs::slots,
-    jobs::intake_options,
-    jobs::warranty_check,
+    intake::slots,
+    intake::intake_options,
+    intake::warranty_check,
     jobs::track,
     optimize::run,
     tokens::session,

@@ -89,13 +89,24 @@ async fn open_board(c: &Client, app: &TestApp, token: &str) {
     wait_js(c, "document.body.dataset.ready === 'true'").await;
 }
 
+/// Clicks `css`, retrying while the element is missing or not yet
+/// interactable (a dialog opening, a panel sliding in on a busy machine).
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    let started = std::time::Instant::now();
+    loop {
+        let outcome = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.click().await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => return,
+            Err(e) if started.elapsed() < WAIT => {
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("click {css}: {e}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
