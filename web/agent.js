@@ -24,8 +24,10 @@ function techName(t) {
     created: "受理", assign: "派工", transfer: "转派", en_route: "技师出发", on_site: "技师上门",
     repaired: "修复", repairing: "开始维修", ready_for_pickup: "修好待取", notified: "通知取件",
     picked_up: "客户取件", mailed_back: "寄回客户", hold: "暂停", resume: "恢复", closed: "关闭",
-    cancelled: "取消", follow_up: "回访",
+    cancelled: "已取消", follow_up: "回访", rescheduled: "改约", corrected: "修改信息",
   };
+  /** The fields a `corrected` event names. */
+  const CORRECTED = { "customer.name": "姓名", "customer.phone": "电话", address: "地址", problem: "故障描述" };
   // Reasons a nearby station cannot take the job; the API's codes are in
   // Staff.REJECT, the console's own checks below.
   const REASON = Object.assign({}, Staff.REJECT, {
@@ -106,6 +108,16 @@ function techName(t) {
     const dt = new Date(Date.UTC(y, mo - 1, d));
     if (dt.getUTCFullYear() !== y || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d) return null;
     return `${m[1]}-${String(mo).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
+  }
+
+  const weekdayFmt = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", weekday: "short" });
+  /** A calendar day `YYYY-MM-DD` as `12月4日周五` (spelled out, whatever
+   *  the browser's short date style is). */
+  function dayLabel(ymd) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd || "");
+    if (!m) return ymd || "—";
+    const weekday = weekdayFmt.format(new Date(`${ymd}T12:00:00+08:00`));
+    return `${Number(m[2])}月${Number(m[3])}日${weekday}`;
   }
 
   function daysBetween(a, b) {
@@ -273,6 +285,7 @@ function techName(t) {
     const list = $("history-list");
     const status = $("history-status");
     status.classList.remove("is-error");
+    notify("");
     clear(list);
     setText($("history-count"), jobs.length ? `${jobs.length} 张` : "");
     if (openOnly === null) return;
@@ -304,10 +317,10 @@ function techName(t) {
     const facts = el("dl", { class: "facts" });
     const fact = (label, ...value) => facts.append(el("div", {}, el("dt", {}, label), el("dd", {}, ...value)));
     fact("完成时限", Staff.time(job.due_at),
-      sla && sla !== "on_track" ? el("span", { class: `sla sla-${sla}` }, ` ${Staff.SLA[sla] || sla}`) : null);
+      sla && sla !== "on_track" && Staff.SLA[sla] ? el("span", { class: `sla sla-${sla}` }, ` ${Staff.SLA[sla]}`) : null);
     fact(job.kind === "carry_in" ? "送修网点" : "服务网点", job.station_id ? stationName(job.station_id) : "未派工");
     if (a) {
-      fact("上门安排", `${Staff.day(a.day)} ${PERIOD[a.period] || ""} · ${techName(a)}` +
+      fact("上门安排", `${dayLabel(a.day)} ${PERIOD[a.period] || ""} · ${techName(a)}` +
         (a.eta_minutes != null ? ` · 车程约 ${a.eta_minutes} 分钟` : ""));
     }
     if (job.warranty) fact("保修", Staff.WARRANTY[job.warranty.decision] || job.warranty.decision || "—");
@@ -318,14 +331,19 @@ function techName(t) {
     details.append(el("p", { class: "readout" },
       "告知客户：工单号 ", el("strong", { class: "mono" }, job.code),
       `，可用工单号和手机尾号 ${last4} 查询维修进度。`));
+    if (!FINAL.has(job.status)) details.append(jobActions(job));
     const events = job.events || [];
     if (events.length) {
       const ol = el("ol", { class: "timeline", "aria-label": `${job.code} 的处理记录` });
       for (const ev of events) {
+        const label = EVENT[ev.event] || ev.event;
+        const to = ev.to_status && (Staff.STATUS[ev.to_status] || ev.to_status);
+        const moved = to && ev.to_status !== ev.from_status && to !== label;
         ol.append(el("li", {},
           el("time", { datetime: ev.at }, Staff.time(ev.at)), " ",
-          el("span", { class: "ev" }, EVENT[ev.event] || ev.event),
-          ev.to_status ? ` → ${Staff.STATUS[ev.to_status] || ev.to_status}` : "",
+          el("span", { class: "ev" }, label),
+          eventDetail(ev),
+          moved ? ` → ${to}` : "",
           ev.reason ? el("span", { class: "ev-reason" }, `（${ev.reason}）`) : null));
       }
       details.append(ol);
@@ -343,6 +361,7 @@ function techName(t) {
     try {
       const job = await Staff.api("GET", `${API}/jobs/${encodeURIComponent(code)}`);
       clear($("history-list"));
+      notify("");
       setText(status, "按工单号查到：");
       setText($("history-count"), "");
       $("history-list").append(jobCard(job, true));
@@ -351,6 +370,387 @@ function techName(t) {
       setText(status, e.message);
       status.classList.add("is-error");
     }
+  }
+
+  /** What a `rescheduled` or `corrected` event changed. */
+  function eventDetail(ev) {
+    const d = ev.data || {};
+    if (ev.event === "rescheduled" && d.to) {
+      return `：${windowName(d.to.day, d.to.period)}` +
+        (d.from && d.from.day ? `（原 ${windowName(d.from.day, d.from.period)}）` : "");
+    }
+    if (ev.event === "corrected" && Array.isArray(d.fields) && d.fields.length) {
+      return "：" + d.fields.map((f) => CORRECTED[f] || f).join("、");
+    }
+    return "";
+  }
+
+  /** `12月4日周五 下午` for a visit window. */
+  function windowName(day, period) {
+    return `${dayLabel(day)} ${PERIOD[period] || period || ""}`.trim();
+  }
+
+  /** `明天（12月3日周四）上午`: as told to the caller. */
+  function spokenWindow(day, period) {
+    const name = dayName(day);
+    const label = dayLabel(day);
+    return `${name}${name !== label ? `（${label}）` : " "}${PERIOD[period] || ""}`.trim();
+  }
+
+  // --- serving a caller from an existing job -------------------------------
+
+  const RESCHEDULABLE = new Set(["new", "assigned"]);
+  /** Refusals staff.js has no sentence for. */
+  const REFUSED = {
+    not_reschedulable: "这张工单已不能改约：只有技师尚未出发的上门工单可以改约。",
+    not_correctable: "这张工单已结束，不能再修改信息。",
+  };
+  function refusal(e) {
+    return (e instanceof Staff.ApiError && REFUSED[e.code]) || e.message;
+  }
+
+  /** The buttons of an open job in the caller's record. */
+  function jobActions(job) {
+    const row = el("div", { class: "job-actions", role: "group", "aria-label": `${job.code} 的操作` });
+    const button = (testid, label, cls, open) => el("button", {
+      type: "button", class: cls, dataset: { testid },
+      onclick: (e) => open(job, e.currentTarget),
+    }, label);
+    if (job.kind === "onsite" && RESCHEDULABLE.has(job.status)) {
+      row.append(button("job-reschedule", "改约", "secondary", openReschedule));
+    }
+    row.append(button("job-correct", "修改信息", "secondary", openCorrect));
+    row.append(button("job-cancel", "取消工单", "secondary danger-outline", openCancel));
+    return row;
+  }
+
+  function cardFor(code) {
+    return [...$("history-list").querySelectorAll("details.job")].find((d) => d.dataset.code === code) || null;
+  }
+
+  /** Shows the job as the API now holds it, where its card was. */
+  function replaceCard(job) {
+    const old = cardFor(job.code);
+    const card = jobCard(job, true);
+    if (old) old.replaceWith(card);
+    else $("history-list").prepend(card);
+  }
+
+  function notify(text) {
+    setText($("history-notice"), text);
+  }
+
+  // The open dialog's job and the button that opened it (focus goes back
+  // there, or to the same button of the refreshed card).
+  const action = { job: null, code: null, opener: null, testid: null, busy: false };
+
+  function openDialog(dialog, job, opener, focus) {
+    action.job = job;
+    action.code = job.code;
+    action.opener = opener;
+    action.testid = opener && opener.dataset.testid;
+    action.busy = false;
+    notify("");
+    dialog.showModal();
+    if (focus) focus.focus();
+  }
+
+  function restoreFocus() {
+    let target = action.opener && action.opener.isConnected ? action.opener : null;
+    if (!target) {
+      const card = cardFor(action.code);
+      if (card) {
+        target = (action.testid && card.querySelector(`[data-testid="${action.testid}"]`)) ||
+          card.querySelector("summary");
+      }
+    }
+    if (target) target.focus();
+  }
+
+  function dialogError(id, text) {
+    const p = $(id);
+    setText(p, text);
+    show(p, !!text);
+  }
+
+  function jobLine(job) {
+    const name = job.customer && job.customer.name;
+    return [job.code, Staff.STATUS[job.status] || job.status, name].filter(Boolean).join(" · ");
+  }
+
+  /** Runs `call` for the open dialog, or shows why it was refused there. */
+  async function act(dialog, errorId, submit, call) {
+    if (action.busy) return;
+    action.busy = true;
+    submit.disabled = true;
+    submit.setAttribute("aria-busy", "true");
+    dialogError(errorId, "");
+    try {
+      const job = await call();
+      replaceCard(job);
+      return job;
+    } catch (e) {
+      if (sessionLost(e)) { dialog.close(); return null; }
+      throw e;
+    } finally {
+      action.busy = false;
+      submit.disabled = false;
+      submit.removeAttribute("aria-busy");
+    }
+  }
+
+  // 改约: the earliest windows of the job's technician, a week ahead.
+  const reschedule = { slots: [], seq: 0 };
+
+  async function openReschedule(job, opener) {
+    const dialog = $("reschedule-dialog");
+    const a = job.assignment;
+    const sub = $("reschedule-job");
+    clear(sub);
+    sub.append(jobLine(job), " · 现在约的是 ",
+      ...(a && a.day ? [el("span", { class: "nowrap" }, spokenWindow(a.day, a.period)), ` · ${techName(a)}`]
+        : ["（尚未约时间）"]));
+    $("reschedule-reason").value = "";
+    dialogError("reschedule-error", "");
+    const list = $("reschedule-slot-list");
+    clear(list);
+    reschedule.slots = [];
+    const status = $("reschedule-slot-status");
+    status.classList.remove("warn");
+    setText(status, "正在查询可约时间…");
+    $("reschedule-submit").disabled = true;
+    delete dialog.dataset.slots;
+    // The title holds the focus while the windows load.
+    openDialog(dialog, job, opener, $("reschedule-title"));
+    const seq = ++reschedule.seq;
+    try {
+      const r = await Staff.api("GET",
+        `${API}/slots?${qs({ lat: job.lat, lon: job.lon, product: job.product, days: 7 })}`);
+      if (seq !== reschedule.seq) return;
+      renderRescheduleSlots(job, r.slots || []);
+    } catch (e) {
+      if (seq !== reschedule.seq) return;
+      if (sessionLost(e)) { dialog.close(); return; }
+      status.classList.add("warn");
+      setText(status, e.message);
+      dialog.dataset.slots = "error";
+      if (document.activeElement === $("reschedule-title")) $("reschedule-back").focus();
+    }
+  }
+
+  function renderRescheduleSlots(job, slots) {
+    const dialog = $("reschedule-dialog");
+    const a = job.assignment;
+    const tech = a && a.technician_id;
+    const now = today();
+    const hour = shanghaiHour();
+    const seen = new Set(a ? [a.day + a.period] : []);
+    const offered = [];
+    for (const s of slots) {
+      // The visit keeps its technician: only their windows can be booked.
+      if (tech != null && s.technician_id !== tech) continue;
+      if (s.date === now && !(s.period === "am" ? hour < 9 : hour < 13)) continue;
+      const k = s.date + s.period;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      offered.push(s);
+    }
+    offered.sort((x, y) => (x.date + x.period).localeCompare(y.date + y.period));
+    reschedule.slots = offered.slice(0, 9);
+    const list = $("reschedule-slot-list");
+    const status = $("reschedule-slot-status");
+    clear(list);
+    if (!reschedule.slots.length) {
+      status.classList.add("warn");
+      setText(status, tech != null
+        ? `${techName(a)} 近 7 天没有其他空档：请联系调度转派，或请客户稍后再约。`
+        : "近 7 天没有可约的上门时间，请联系调度安排。");
+      dialog.dataset.slots = "none";
+      if (document.activeElement === $("reschedule-title")) $("reschedule-back").focus();
+      return;
+    }
+    reschedule.slots.forEach((s, i) => {
+      const id = `reschedule-slot-${i}`;
+      list.append(el("div", { class: "chip" },
+        el("input", { type: "radio", name: "reschedule-slot", id, value: String(i), checked: i === 0,
+          class: "sr-only", dataset: { date: s.date, period: s.period } }),
+        el("label", { for: id },
+          el("span", { class: "chip-day" }, dayName(s.date)),
+          el("span", { class: "chip-period" }, PERIOD[s.period] || s.period))));
+    });
+    setText(status, tech != null ? `以上是 ${techName(a)} 可约的时间，默认最早。` : "默认最早的时间。");
+    $("reschedule-submit").disabled = false;
+    dialog.dataset.slots = "ready";
+    // The earliest window takes the focus unless the agent has moved on.
+    if (document.activeElement === $("reschedule-title")) $("reschedule-slot-0").focus();
+  }
+
+  async function submitReschedule(ev) {
+    ev.preventDefault();
+    const dialog = $("reschedule-dialog");
+    const picked = $("reschedule-slot-list").querySelector("input:checked");
+    const s = picked && reschedule.slots[Number(picked.value)];
+    if (!s) { dialogError("reschedule-error", "请选择新的上门时间。"); return; }
+    const body = { date: s.date, period: s.period };
+    const reason = $("reschedule-reason").value.trim();
+    if (reason) body.reason = reason;
+    const code = action.code;
+    try {
+      const job = await act(dialog, "reschedule-error", $("reschedule-submit"), () =>
+        Staff.api("POST", `${API}/jobs/${encodeURIComponent(code)}/reschedule`, body));
+      if (!job) return;
+      const a = job.assignment;
+      notify(`已改约：工单 ${job.code} 改到 ${a ? spokenWindow(a.day, a.period) : spokenWindow(s.date, s.period)}` +
+        `${a ? `，${techName(a)} 上门` : ""}，请告知客户。`);
+      dialog.close();
+    } catch (e) {
+      // A full day (409) or a window that has started (400): choose again.
+      dialogError("reschedule-error", refusal(e));
+      picked.focus();
+    }
+  }
+
+  // 修改信息: only what the caller changed is sent.
+  const CORRECT_FIELDS = [
+    ["name", "correct-name"], ["phone", "correct-phone"], ["address", "correct-address"], ["problem", "correct-problem"],
+  ];
+  const CORRECT_ERRORS = {
+    "customer.name": "correct-name", name: "correct-name", "customer.phone": "correct-phone", phone: "correct-phone",
+    address: "correct-address", problem: "correct-problem",
+  };
+
+  function correctFieldError(id, message) {
+    const input = $(id);
+    if (message) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    dialogError(id + "-error", message);
+  }
+
+  function openCorrect(job, opener) {
+    const c = job.customer || {};
+    setText($("correct-job"), jobLine(job));
+    $("correct-name").value = c.name || "";
+    $("correct-phone").value = c.phone || "";
+    $("correct-address").value = job.address || "";
+    $("correct-problem").value = job.problem || "";
+    for (const [, id] of CORRECT_FIELDS) correctFieldError(id, "");
+    dialogError("correct-error", "");
+    openDialog($("correct-dialog"), job, opener, $("correct-name"));
+  }
+
+  function correctionOf(job) {
+    const c = job.customer || {};
+    const now = {
+      name: $("correct-name").value.trim(),
+      phone: phoneDigits($("correct-phone").value),
+      address: $("correct-address").value.trim(),
+      problem: $("correct-problem").value.trim(),
+    };
+    const was = { name: c.name || "", phone: c.phone || "", address: job.address || "", problem: job.problem || "" };
+    const errors = [];
+    const n = now.phone.replace("+", "").length;
+    if (!now.name) errors.push(["correct-name", "请输入客户姓名"]);
+    if (n < 5 || n > 20) errors.push(["correct-phone", n ? "电话应为 5–20 位数字" : "请输入联系电话"]);
+    if (!now.address && was.address) errors.push(["correct-address", "请输入客户地址"]);
+    const body = {};
+    for (const [k] of CORRECT_FIELDS) if (now[k] !== was[k] && !(k === "address" && !now[k])) body[k] = now[k];
+    return { body, errors };
+  }
+
+  async function submitCorrect(ev) {
+    ev.preventDefault();
+    const dialog = $("correct-dialog");
+    for (const [, id] of CORRECT_FIELDS) correctFieldError(id, "");
+    dialogError("correct-error", "");
+    const { body, errors } = correctionOf(action.job);
+    if (errors.length) {
+      for (const [id, msg] of errors) correctFieldError(id, msg);
+      dialogError("correct-error", errors.map((x) => x[1]).join("；"));
+      $(errors[0][0]).focus();
+      return;
+    }
+    if (!Object.keys(body).length) {
+      dialogError("correct-error", "没有改动：请修改后再保存，或按“返回”。");
+      return;
+    }
+    const code = action.code;
+    try {
+      const job = await act(dialog, "correct-error", $("correct-submit"), () =>
+        Staff.api("PATCH", `${API}/jobs/${encodeURIComponent(code)}`, body));
+      if (!job) return;
+      const names = { name: "姓名", phone: "电话", address: "地址", problem: "故障描述" };
+      notify(`已修改工单 ${job.code} 的${Object.keys(body).map((k) => names[k]).join("、")}。`);
+      dialog.close();
+    } catch (e) {
+      dialogError("correct-error", refusal(e));
+      let first = null;
+      if (e instanceof Staff.ApiError && Array.isArray(e.details)) {
+        for (const f of e.details) {
+          const id = CORRECT_ERRORS[f.field];
+          if (!id) continue;
+          correctFieldError(id, "请核对此项");
+          first = first || id;
+        }
+      }
+      if (first) $(first).focus();
+    }
+  }
+
+  // 取消工单: always with the caller's reason.
+  function openCancel(job, opener) {
+    setText($("cancel-job"), jobLine(job));
+    $("cancel-reason").value = "";
+    $("cancel-reason").removeAttribute("aria-invalid");
+    dialogError("cancel-error", "");
+    openDialog($("cancel-dialog"), job, opener, $("cancel-reason"));
+  }
+
+  async function submitCancel(ev) {
+    ev.preventDefault();
+    const dialog = $("cancel-dialog");
+    const reason = $("cancel-reason").value.trim();
+    if (!reason) {
+      $("cancel-reason").setAttribute("aria-invalid", "true");
+      dialogError("cancel-error", "请填写取消原因（客户为什么取消）。");
+      $("cancel-reason").focus();
+      return;
+    }
+    $("cancel-reason").removeAttribute("aria-invalid");
+    const code = action.code;
+    try {
+      const job = await act(dialog, "cancel-error", $("cancel-submit"), () =>
+        Staff.api("POST", `${API}/jobs/${encodeURIComponent(code)}/events`, { event: "cancelled", reason }));
+      if (!job) return;
+      notify(`工单 ${job.code} 已取消（${reason}）。`);
+      dialog.close();
+    } catch (e) {
+      dialogError("cancel-error", refusal(e));
+    }
+  }
+
+  function wireDialogs() {
+    for (const [name, submit] of [["reschedule", submitReschedule], ["correct", submitCorrect], ["cancel", submitCancel]]) {
+      const dialog = $(`${name}-dialog`);
+      $(`${name}-form`).addEventListener("submit", submit);
+      $(`${name}-back`).addEventListener("click", () => dialog.close());
+      dialog.addEventListener("close", restoreFocus);
+      // Esc while the request is on its way would lose its answer.
+      dialog.addEventListener("cancel", (e) => { if (action.busy) e.preventDefault(); });
+    }
+    $("cancel-reason").addEventListener("input", () => {
+      if ($("cancel-reason").value.trim()) {
+        $("cancel-reason").removeAttribute("aria-invalid");
+        dialogError("cancel-error", "");
+      }
+    });
+    for (const [, id] of CORRECT_FIELDS) $(id).addEventListener("input", () => correctFieldError(id, ""));
+  }
+
+  function closeDialogs() {
+    reschedule.seq++;
+    action.opener = null;
+    action.code = null;
+    for (const d of document.querySelectorAll("dialog[open]")) d.close();
   }
 
   // --- address, stations and slots ----------------------------------------
@@ -760,7 +1160,7 @@ function techName(t) {
     const t = today();
     if (ymd === t) return "今天";
     if (daysBetween(t, ymd) === 1) return "明天";
-    return Staff.day(ymd);
+    return dayLabel(ymd);
   }
 
   function describeSlot() {
@@ -768,7 +1168,7 @@ function techName(t) {
     const note = $("slot-note");
     if (!s) { setText(note, ""); return; }
     clear(note);
-    note.append(`${dayName(s.date)}（${Staff.day(s.date)}）${PERIOD[s.period] || ""}：`, stationName(s.station_id),
+    note.append(`${dayName(s.date)}（${dayLabel(s.date)}）${PERIOD[s.period] || ""}：`, stationName(s.station_id),
       ` 派技师上门，距客户 ${Staff.km(s.distance_m)}，车程约 ${s.eta_minutes} 分钟。`);
   }
 
@@ -964,7 +1364,7 @@ function techName(t) {
       });
     } else if (a) {
       setText($("result-visit-label"), "上门安排");
-      visit.append(`${dayName(a.day)}${a.day && dayName(a.day) !== Staff.day(a.day) ? `（${Staff.day(a.day)}）` : ""} ${PERIOD[a.period] || ""} · `, stationName(a.station_id),
+      visit.append(`${dayName(a.day)}${a.day && dayName(a.day) !== dayLabel(a.day) ? `（${dayLabel(a.day)}）` : ""} ${PERIOD[a.period] || ""} · `, stationName(a.station_id),
         ` · ${techName(a)}` + (a.eta_minutes != null ? ` · 车程约 ${a.eta_minutes} 分钟` : ""));
     } else {
       setText($("result-visit-label"), "上门安排");
@@ -1014,6 +1414,8 @@ function techName(t) {
     lookupPhone.cancel();
     schedulePreview.cancel();
     checkWarranty.cancel();
+    closeDialogs();
+    notify("");
     $("intake").reset();
     $("intake-fields").disabled = false;
     show($("submit-row"), true);
@@ -1068,6 +1470,7 @@ function techName(t) {
     $("next-call").addEventListener("click", newCall);
     $("new-call").addEventListener("click", newCall);
     $("code-lookup").addEventListener("submit", lookupCode);
+    wireDialogs();
     describeConditions();
   }
 

@@ -14,6 +14,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use futures_util::FutureExt;
 use repairnet::auth::Role;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -38,6 +39,18 @@ async fn press(c: &Client, keys: &[Key]) {
             .then(KeyAction::Down { value: ch })
             .then(KeyAction::Up { value: ch });
     }
+    c.perform_actions(seq).await.expect("key presses");
+    c.release_actions().await.expect("release keys");
+}
+
+/// Ctrl+A: selects the whole text of the focused field, so typing replaces it.
+async fn select_all(c: &Client) {
+    let ctrl: char = Key::Control.into();
+    let seq = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: ctrl })
+        .then(KeyAction::Down { value: 'a' })
+        .then(KeyAction::Up { value: 'a' })
+        .then(KeyAction::Up { value: ctrl });
     c.perform_actions(seq).await.expect("key presses");
     c.release_actions().await.expect("release keys");
 }
@@ -365,4 +378,239 @@ async fn a_token_of_another_role_gets_the_log_in_form() {
         assert_accessible(&c, "the log-in form with a reason").await;
     })
     .await;
+}
+
+/// Whether the `<dialog>` with this id is open.
+async fn dialog_open(c: &Client, id: &str) -> bool {
+    c.execute(
+        &format!("return document.getElementById('{id}').open;"),
+        vec![],
+    )
+    .await
+    .expect("script runs")
+        == json!(true)
+}
+
+/// The window chosen in the reschedule dialog; the radio has the focus.
+async fn checked_slot(c: &Client) -> (String, String) {
+    let v = c
+        .execute(
+            "const i = document.querySelector('#reschedule-slot-list input:checked');\
+             return i === document.activeElement ? [i.dataset.date, i.dataset.period] : null;",
+            vec![],
+        )
+        .await
+        .expect("script runs");
+    let field = |k: usize| v[k].as_str().expect("a chosen window").to_owned();
+    (field(0), field(1))
+}
+
+/// The job as the API holds it now.
+async fn job_now(app: &TestApp, token: &str, code: &str) -> Value {
+    let (st, job) = call(
+        app,
+        Method::GET,
+        &format!("/api/v1/jobs/{code}"),
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{job}");
+    job
+}
+
+fn last_event(job: &Value) -> Value {
+    job["events"]
+        .as_array()
+        .and_then(|e| e.last())
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_moves_corrects_and_cancels_their_job_from_the_record() {
+    let app = spawn_app().await;
+    let agent = token(&app.db, Role::Agent).await;
+    let phone = "13811112222";
+    let (st, made) = call(
+        &app,
+        Method::POST,
+        "/api/v1/jobs",
+        &agent,
+        Some(json!({
+            "kind": "onsite", "customer": {"name": "李雷", "phone": phone},
+            "address": ADDRESS, "product": "notebook",
+            "purchase_date": shanghai_day(40), "problem": "键盘失灵",
+        })),
+    )
+    .await;
+    assert_eq!(st, 201, "{made}");
+    let code = made["code"].as_str().expect("a code").to_owned();
+    // Opened without a window, the visit is booked for a day (period null).
+    let booked = (
+        made["assignment"]["day"]
+            .as_str()
+            .expect("the job is booked")
+            .to_owned(),
+        made["assignment"]["period"].as_str().map(str::to_owned),
+    );
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    run(
+        c.clone(),
+        serve_from_the_record(&app, &c, &agent, phone, &code, booked),
+    )
+    .await;
+}
+
+async fn serve_from_the_record(
+    app: &TestApp,
+    c: &Client,
+    agent: &str,
+    phone: &str,
+    code: &str,
+    booked: (String, Option<String>),
+) {
+    open_console(app, c, agent).await;
+    type_text(c, phone).await;
+    let card = format!("#history-list [data-code=\"{code}\"]");
+    wait_js(c, &format!("document.querySelector('{card}')")).await;
+    let open = c
+        .execute(
+            &format!("return document.querySelector('{card}').open;"),
+            vec![],
+        )
+        .await
+        .expect("script runs");
+    assert_eq!(open, json!(true), "the caller's open job is shown opened");
+
+    // 改约, from the keyboard alone: the dialog offers the technician's
+    // windows, the earliest chosen; one down arrow picks the next.
+    tab_to(c, "job-reschedule", 40).await;
+    press(c, &[Key::Enter]).await;
+    wait_js(
+        c,
+        "document.getElementById('reschedule-dialog').dataset.slots === 'ready'",
+    )
+    .await;
+    assert_eq!(focused(c).await, "reschedule-slot-0");
+    let offered = c
+        .execute(
+            "return document.querySelectorAll('#reschedule-slot-list input').length;",
+            vec![],
+        )
+        .await
+        .expect("script runs");
+    assert!(
+        offered.as_u64().is_some_and(|n| n >= 2),
+        "windows offered: {offered}"
+    );
+    assert_accessible(c, "the reschedule dialog").await;
+    screenshots(c, "agent-reschedule").await;
+    assert!(
+        dialog_open(c, "reschedule-dialog").await,
+        "resizing closed it"
+    );
+    assert_eq!(focused(c).await, "reschedule-slot-0");
+    // Down arrows until a window after the booked one is chosen.
+    let later = |day: &str, period: &str| match &booked.1 {
+        Some(p) => (day, period) > (booked.0.as_str(), p.as_str()),
+        None => day > booked.0.as_str(),
+    };
+    let (mut day, mut period) = (String::new(), String::new());
+    for _ in 0..offered.as_u64().unwrap_or_default() {
+        press(c, &[Key::Down]).await;
+        (day, period) = checked_slot(c).await;
+        if later(&day, &period) {
+            break;
+        }
+    }
+    assert!(later(&day, &period), "no window after {booked:?} offered");
+    tab_to(c, "reschedule-reason", 3).await;
+    type_text(c, "客户那天不在家").await;
+    tab_to(c, "reschedule-submit", 3).await;
+    press(c, &[Key::Enter]).await;
+    wait_js(
+        c,
+        "!document.getElementById('reschedule-dialog').open && document.getElementById('history-notice').textContent",
+    )
+    .await;
+    assert_eq!(focused(c).await, "job-reschedule", "focus is back on 改约");
+    let job = job_now(app, agent, code).await;
+    assert_eq!(
+        (&job["assignment"]["day"], &job["assignment"]["period"]),
+        (&json!(day), &json!(period)),
+        "{job}"
+    );
+    let last = last_event(&job);
+    assert_eq!(last["event"], json!("rescheduled"), "{last}");
+    assert_eq!(last["reason"], json!("客户那天不在家"));
+    let timeline = text_of(c, &format!("{card} .timeline")).await;
+    assert!(timeline.contains("改约"), "{timeline:?}");
+
+    // 修改信息: the caller's new number; only it is sent.
+    let new_phone = "13933334444";
+    tab_to(c, "job-correct", 3).await;
+    press(c, &[Key::Enter]).await;
+    assert!(dialog_open(c, "correct-dialog").await);
+    assert_eq!(focused(c).await, "correct-name");
+    assert_eq!(
+        value_of(c, "correct-phone").await,
+        json!(phone),
+        "prefilled"
+    );
+    assert_eq!(value_of(c, "correct-address").await, json!(ADDRESS));
+    tab_to(c, "correct-phone", 3).await;
+    select_all(c).await;
+    type_text(c, new_phone).await;
+    assert_accessible(c, "the correct-details dialog").await;
+    tab_to(c, "correct-submit", 6).await;
+    press(c, &[Key::Enter]).await;
+    wait_js(c, "!document.getElementById('correct-dialog').open").await;
+    assert_eq!(focused(c).await, "job-correct", "focus is back on 修改信息");
+    let job = job_now(app, agent, code).await;
+    assert_eq!(job["customer"]["phone"], json!(new_phone), "{job}");
+    let last = last_event(&job);
+    assert_eq!(
+        (&last["event"], &last["data"]["fields"]),
+        (&json!("corrected"), &json!(["customer.phone"])),
+        "{last}"
+    );
+    let notice = text_of(c, "#history-notice").await;
+    assert!(notice.contains("电话"), "{notice:?}");
+
+    // 取消工单: Esc closes the dialog; a reason is required.
+    tab_to(c, "job-cancel", 3).await;
+    press(c, &[Key::Enter]).await;
+    assert!(dialog_open(c, "cancel-dialog").await);
+    press(c, &[Key::Escape]).await;
+    wait_js(c, "!document.getElementById('cancel-dialog').open").await;
+    assert_eq!(focused(c).await, "job-cancel", "Esc gives the focus back");
+    press(c, &[Key::Enter]).await;
+    assert_eq!(focused(c).await, "cancel-reason");
+    tab_to(c, "cancel-submit", 3).await;
+    press(c, &[Key::Enter]).await;
+    wait_js(c, "!document.getElementById('cancel-error').hidden").await;
+    assert!(
+        dialog_open(c, "cancel-dialog").await,
+        "no reason, no cancellation"
+    );
+    assert_eq!(focused(c).await, "cancel-reason");
+    type_text(c, "客户已自行修好").await;
+    assert_accessible(c, "the cancel dialog").await;
+    tab_to(c, "cancel-submit", 3).await;
+    press(c, &[Key::Enter]).await;
+    wait_js(c, "!document.getElementById('cancel-dialog').open").await;
+    let job = job_now(app, agent, code).await;
+    assert_eq!(job["status"], json!("cancelled"), "{job}");
+    assert_eq!(last_event(&job)["reason"], json!("客户已自行修好"));
+    let summary = text_of(c, &format!("{card} summary")).await;
+    assert!(summary.contains("已取消"), "{summary:?}");
+    let actions = c
+        .find_all(Locator::Css(&format!("{card} .job-actions")))
+        .await
+        .expect("find");
+    assert!(actions.is_empty(), "a cancelled job offers no actions");
+    assert_accessible(c, "the console after the cancellation").await;
 }

@@ -95,13 +95,12 @@ async fn click(c: &Client, css: &str) {
     let started = std::time::Instant::now();
     loop {
         let outcome = match c.find(Locator::Css(css)).await {
-            Ok(e) => e.click().await.map(|_| ()),
+            Ok(e) => e.click().await,
             Err(e) => Err(e),
         };
         match outcome {
             Ok(()) => return,
-            Err(e) if started.elapsed() < WAIT => {
-                let _ = e;
+            Err(_) if started.elapsed() < WAIT => {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
             Err(e) => panic!("click {css}: {e}"),
