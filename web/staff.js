@@ -86,10 +86,22 @@ const Staff = (() => {
   const dayFmt = new Intl.DateTimeFormat("zh-CN", {
     timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short",
   });
+  /** The named parts of a formatted date (locales differ in separators). */
+  function parts(fmt, d) {
+    return Object.fromEntries(fmt.formatToParts(d).map((p) => [p.type, p.value]));
+  }
   /** `12月2日 14:05` in Asia/Shanghai. */
-  function time(iso) { return iso ? dateTime.format(new Date(iso)) : "—"; }
+  function time(iso) {
+    if (!iso) return "—";
+    const p = parts(dateTime, new Date(iso));
+    return `${p.month}月${p.day}日 ${p.hour}:${p.minute}`;
+  }
   /** A calendar day `YYYY-MM-DD` as `12月3日周四`. */
-  function day(ymd) { return ymd ? dayFmt.format(new Date(ymd + "T12:00:00+08:00")) : "—"; }
+  function day(ymd) {
+    if (!ymd) return "—";
+    const p = parts(dayFmt, new Date(ymd + "T12:00:00+08:00"));
+    return `${p.month}月${p.day}日${p.weekday}`;
+  }
   function km(m) { return m == null ? "—" : (m / 1000).toFixed(m < 10000 ? 1 : 0) + " km"; }
 
   /** `el("p", {class: "x", dataset: {code}}, "text", child)`: text only. */
