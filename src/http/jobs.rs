@@ -4,7 +4,6 @@
 //! [`DispatchService`](crate::dispatch::DispatchService) use case and shapes
 //! the answer.
 
-
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
