@@ -733,7 +733,9 @@ impl DispatchService {
             division_adcode: input.division.as_ref().map(|d| d.adcode),
             station_id: None,
             technician_id: None,
-            booked_day: None,
+            // The visit day the caller chose; assignment books it later
+            // when no technician is taken now.
+            booked_day: input.slot.map(|s| s.date),
             slot_period: input.slot.map(|s| s.period),
             distance_m: None,
             eta_minutes: None,
