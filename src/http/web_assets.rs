@@ -17,6 +17,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/dispatch",
             web::get().to(|| async { staff_page("dispatch.html") }),
         )
+        .route("/tech", web::get().to(|| async { staff_page("tech.html") }))
+        .route("/survey", web::get().to(|| async { public_page("survey.html") }))
         .route("/{path:.*}", web::get().to(asset));
 }
 
@@ -46,6 +48,20 @@ fn staff_page(file: &str) -> HttpResponse {
             h.insert(
                 header::CACHE_CONTROL,
                 header::HeaderValue::from_static("no-cache"),
+            );
+            res
+        }
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
+/// A customer page: no token to protect, but still no framing.
+fn public_page(file: &str) -> HttpResponse {
+    match serve(file) {
+        Some(mut res) => {
+            res.headers_mut().insert(
+                header::X_FRAME_OPTIONS,
+                header::HeaderValue::from_static("DENY"),
             );
             res
         }

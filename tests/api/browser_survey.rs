@@ -1,0 +1,1 @@
+//! Browser tests of the survey page /survey (headless Chromium, axe-core).

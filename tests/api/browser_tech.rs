@@ -1,0 +1,1 @@
+//! Browser tests of the technician's day /tech (headless Chromium, axe-core).

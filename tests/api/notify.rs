@@ -1,0 +1,1 @@
+//! Customer messages: the outbox, the webhook, the scheduler.
