@@ -47,6 +47,28 @@ pub struct Settings {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "REPAIRNET_WORKERS")]
     pub workers: Option<usize>,
+
+    /// The SMS gateway's webhook: customer messages are POSTed there.
+    /// Without one they stay `pending` and are listed per job.
+    #[arg(long, env = "REPAIRNET_NOTIFY_WEBHOOK")]
+    pub notify_webhook: Option<String>,
+
+    /// Where links in customer messages point (tracking, survey).
+    #[arg(
+        long,
+        env = "REPAIRNET_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+
+    /// How often the scheduler looks for reminders and late notices due.
+    #[arg(long, env = "REPAIRNET_SCHEDULER_MS", default_value_t = 60_000)]
+    pub scheduler_ms: u64,
+
+    /// How often the message worker looks for messages due when nothing
+    /// wakes it (retries, other processes' messages).
+    #[arg(long, env = "REPAIRNET_NOTIFY_POLL_MS", default_value_t = 1_000)]
+    pub notify_poll_ms: u64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://repairnet.db";
@@ -64,6 +86,10 @@ impl Default for Settings {
             osrm_timeout_ms: 2000,
             auto_assign: true,
             workers: None,
+            notify_webhook: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            scheduler_ms: 60_000,
+            notify_poll_ms: 1_000,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod http;
 pub mod network;
+pub mod notify;
 pub mod places;
 pub mod reports;
 pub mod store;
@@ -71,8 +72,9 @@ impl Application {
             index.clone(),
             ctx,
             settings.auto_assign,
-            clock,
-        );
+            clock.clone(),
+        )
+        .with_public_url(&settings.public_url);
         let state = web::Data::new(AppState {
             db,
             index,
@@ -104,9 +106,27 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let refresher = tokio::spawn(refresh_index(self.state.clone(), self.version));
         let jobs = tokio::spawn(follow_job_changes(self.state.clone()));
+        let scheduler = tokio::spawn(run_scheduler(self.state.clone()));
+        let worker = self.state.settings.notify_webhook.clone().map(|webhook| {
+            tokio::spawn(
+                notify::worker::Worker {
+                    db: self.state.db.clone(),
+                    clock: self.state.dispatch.clock(),
+                    webhook,
+                    ready: self.state.dispatch.outbox_ready(),
+                    poll: Duration::from_millis(self.state.settings.notify_poll_ms.max(10)),
+                    timeout: Duration::from_secs(10),
+                }
+                .run(),
+            )
+        });
         let res = self.server.await;
         refresher.abort();
         jobs.abort();
+        scheduler.abort();
+        if let Some(w) = worker {
+            w.abort();
+        }
         self.state.db.close().await;
         res
     }
@@ -120,6 +140,27 @@ async fn follow_job_changes(state: web::Data<AppState>) {
     loop {
         listener.changed().await;
         state.dispatch.wake();
+    }
+}
+
+/// The server's own timed work: pickup reminders and late notices, every
+/// `scheduler_ms` (several processes may run it at once: each write is
+/// conditional on the job's version, so a reminder is written once).
+async fn run_scheduler(state: web::Data<AppState>) {
+    let every = Duration::from_millis(state.settings.scheduler_ms.max(10));
+    loop {
+        match state.dispatch.run_due().await {
+            Ok(done) if done.reminders + done.late_notices > 0 => {
+                tracing::info!(
+                    reminders = done.reminders,
+                    late_notices = done.late_notices,
+                    "scheduler"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduler round failed"),
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

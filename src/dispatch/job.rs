@@ -77,6 +77,10 @@ string_enum!(
         FollowUp => "follow_up",
         Rescheduled => "rescheduled",
         Corrected => "corrected",
+        /// The customer was told the repair will be late (by the server).
+        LateNotice => "late_notice",
+        /// Someone called back a customer who complained.
+        Recontacted => "recontacted",
     }
 );
 
@@ -149,4 +153,14 @@ pub struct Change {
     pub event: EventName,
     pub status: JobStatus,
     pub at: DateTime<Utc>,
+}
+
+/// The complaint (a follow-up scoring 1 or 2) still waiting for a call
+/// back: the follow-up's entry.
+pub fn complaint_open<'a>(job: &Job, events: &'a [EventRecord]) -> Option<&'a EventRecord> {
+    let low = job.state.satisfaction.is_some_and(|s| s.value() <= 2);
+    if !low || events.iter().any(|e| e.event == EventName::Recontacted) {
+        return None;
+    }
+    events.iter().find(|e| e.event == EventName::FollowUp)
 }

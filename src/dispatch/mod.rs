@@ -6,6 +6,7 @@
 //! read and write jobs through the store.
 
 pub mod calendar;
+pub mod day;
 pub mod intake;
 pub mod job;
 pub mod model;

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::intake::{JobDraft, JobInput, Period};
-use super::job::{Change, EventName, EventRecord, Job};
+use super::job::{complaint_open, Change, EventName, EventRecord, Job};
 use super::model::{JobCode, JobId, JobKind, Technician, TechnicianDraft, TechnicianId};
 use super::optimize::{optimize, OptJob, OptResult, OptTech, Unassigned, UnassignedReason};
 use super::recommend::{
@@ -36,6 +36,7 @@ use super::DispatchContext;
 use crate::auth::{Principal, Role, Scope};
 use crate::basic::{merge_patch, Clock, FieldError, LatLon};
 use crate::network::{Product, Service, SharedIndex, Station, StationId};
+use crate::notify;
 use crate::places::{Gazetteer, GeoMatch, Region};
 use crate::store::jobs::{self as store_jobs, Booked, Booking, JobFilter, JobWrite, Written};
 use crate::store::technicians as store_techs;
@@ -258,6 +259,10 @@ pub struct DispatchService {
     /// Woken by every committed job change of this process, and by the
     /// PostgreSQL listener for other processes' changes.
     changed: tokio::sync::Notify,
+    /// Where links in customer messages point.
+    public_url: String,
+    /// Told when a commit wrote customer messages (the delivery worker).
+    outbox_ready: Arc<tokio::sync::Notify>,
 }
 
 impl DispatchService {
@@ -275,7 +280,25 @@ impl DispatchService {
             auto_assign,
             clock,
             changed: tokio::sync::Notify::new(),
+            public_url: "http://127.0.0.1:8080".into(),
+            outbox_ready: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Links in customer messages start with `url`.
+    #[must_use]
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = url.trim_end_matches('/').to_owned();
+        self
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// Notified whenever a commit wrote customer messages.
+    pub fn outbox_ready(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_ready.clone()
     }
 
     /// Wakes change-feed readers: a job changed (here or in another process).
@@ -375,14 +398,63 @@ impl DispatchService {
     /// the job, its audit entries and its capacity; the committed changes
     /// come back for whatever reacts to them.
     async fn commit(&self, w: JobWrite<'_>) -> Result<Booked<Written>> {
-        let out = store_jobs::write(&self.db, &w).await?;
+        self.commit_keyed(w, None).await
+    }
+
+    /// [`Self::commit`] with the request key of the change's audit entry;
+    /// the customer messages the change causes are written with it.
+    async fn commit_keyed(
+        &self,
+        w: JobWrite<'_>,
+        request_key: Option<&str>,
+    ) -> Result<Booked<Written>> {
+        let messages = self.messages_for(&w).await?;
+        let extras = store_jobs::WriteExtras {
+            messages: &messages,
+            request_key,
+        };
+        let out = store_jobs::write_with(&self.db, &w, extras).await?;
         if let Booked::Done(written) = &out {
             for c in &written.changes {
                 on_change(c);
             }
             self.wake();
+            if !messages.is_empty() {
+                self.outbox_ready.notify_one();
+            }
         }
         Ok(out)
+    }
+
+    /// The customer messages a write causes (see [`notify::messages_for`]).
+    async fn messages_for(&self, w: &JobWrite<'_>) -> Result<Vec<notify::MessageDraft>> {
+        let (job, events): (&Job, &[EventRecord]) = match w {
+            JobWrite::Insert { job, events, .. } => (job, events),
+            JobWrite::Update { job, event, .. } => (job, std::slice::from_ref(*event)),
+        };
+        let station = job
+            .station_id
+            .as_ref()
+            .and_then(|id| self.index.load().get(id).cloned());
+        let technician = match job.technician_id {
+            Some(t) if events.iter().any(|e| e.event == EventName::EnRoute) => {
+                store_techs::names(&self.db, &[t]).await?.remove(&t)
+            }
+            _ => None,
+        };
+        let due = job.due_at.with_timezone(&self.ctx.calendar.timezone());
+        let cx = notify::Context {
+            public_url: &self.public_url,
+            station_name: station.as_ref().map(|s| s.name.as_str()),
+            station_address: station.as_ref().map(|s| s.address.as_str()),
+            station_phone: station.as_ref().map(|s| s.phone.as_str()),
+            technician_name: technician.as_deref(),
+            due_local: due.format("%-m月%-d日 %H:%M").to_string(),
+        };
+        Ok(events
+            .iter()
+            .flat_map(|e| notify::messages_for(job, e, &cx))
+            .collect())
     }
 
     /// A job by its id or its code within `who`'s scope; 404 otherwise.
@@ -1067,8 +1139,28 @@ impl DispatchService {
     }
 
     /// Posts a state change to a job; impossible transitions are conflicts.
-    pub async fn post_event(&self, who: &Principal, key: &str, body: Value) -> Result<JobView> {
+    pub async fn post_event(
+        &self,
+        who: &Principal,
+        key: &str,
+        mut body: Value,
+        request_key: Option<&str>,
+    ) -> Result<JobView> {
         let actor = who.token_id.as_str();
+        // A free-text note (what was done, what is missing) rides beside
+        // the event; the state machine does not read it.
+        let note = match body.as_object_mut().and_then(|o| o.remove("note")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(n)) if n.chars().count() <= 500 => {
+                Some(n.trim().to_owned()).filter(|n| !n.is_empty())
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "note",
+                    "note must be text of at most 500 characters",
+                ))
+            }
+        };
         let event: JobEvent =
             serde_json::from_value(body).map_err(|e| DispatchError::BadRequest {
                 code: "invalid_event",
@@ -1081,6 +1173,12 @@ impl DispatchService {
             });
         }
         let job = self.find_job(who, key).await?;
+        if let Some(k) = request_key {
+            // A replay (a queued action sent again after a lost answer).
+            if store_jobs::has_request_key(&self.db, job.id, k).await? {
+                return self.reload(job.id).await;
+            }
+        }
         // A technician reports the visit and an agent may cancel for the
         // caller (saying why); everything else is the dispatcher's.
         match (who.role, &event) {
@@ -1110,6 +1208,11 @@ impl DispatchService {
         if let JobEvent::FollowUp { satisfaction } = &event {
             record = record.with_data(json!({"satisfaction": satisfaction.value()}));
         }
+        if let Some(n) = note {
+            let mut data = record.data.take().unwrap_or_default();
+            data.insert("note".into(), json!(n));
+            record = record.with_data(Value::Object(data));
+        }
         // A cancelled visit gives its technician's day back.
         let give_back = match (&event, job.technician_id, job.booked_day) {
             (JobEvent::Cancelled { .. }, Some(technician_id), Some(day)) => {
@@ -1120,13 +1223,24 @@ impl DispatchService {
         let mut next = job.clone();
         next.state = t.state;
         next.updated_at = now;
-        self.commit(JobWrite::Update {
-            job: &next,
-            event: &record,
-            take: None,
-            give_back,
-        })
-        .await?;
+        let written = self
+            .commit_keyed(
+                JobWrite::Update {
+                    job: &next,
+                    event: &record,
+                    take: None,
+                    give_back,
+                },
+                request_key,
+            )
+            .await;
+        match written {
+            // The same request raced itself: the first one's answer stands.
+            Err(DispatchError::Store(StoreError::Duplicate(_))) if request_key.is_some() => {}
+            other => {
+                other?;
+            }
+        }
         tracing::info!(job = %job.id, event = event.name(), to = %next.status(), token = %actor, "job event");
         self.reload(job.id).await
     }
@@ -1300,6 +1414,22 @@ impl DispatchService {
     /// A customer's own job by code and the last four digits of the phone;
     /// a wrong pair answers exactly like an unknown code.
     pub async fn track(&self, code: &str, phone_last4: &str) -> Result<Tracked> {
+        let job = self.customer_job(code, phone_last4).await?;
+        let station = job
+            .station_id
+            .as_ref()
+            .and_then(|id| self.index.load().get(id).cloned());
+        let events = store_jobs::events(&self.db, job.id).await?;
+        Ok(Tracked {
+            job,
+            station,
+            events,
+        })
+    }
+
+    /// The job a customer names by its code and their phone's last four
+    /// digits; 404 for any mismatch, without saying which half was wrong.
+    async fn customer_job(&self, code: &str, phone_last4: &str) -> Result<Job> {
         let not_found =
             || DispatchError::NotFound("no job matches this code and phone number".into());
         let code = JobCode::parse(code).map_err(|_| not_found())?;
@@ -1312,16 +1442,228 @@ impl DispatchService {
         if a != b {
             return Err(not_found());
         }
-        let station = job
-            .station_id
-            .as_ref()
-            .and_then(|id| self.index.load().get(id).cloned());
-        let events = store_jobs::events(&self.db, job.id).await?;
-        Ok(Tracked {
-            job,
-            station,
-            events,
+        Ok(job)
+    }
+
+    /// The customer's own score (1-5) and comment from the survey page:
+    /// the job's `follow_up`, once, within the policy's window after the
+    /// work was complete. A score of 1 or 2 is a complaint: the job then
+    /// carries a `recontact_customer` task until someone calls back.
+    pub async fn survey(
+        &self,
+        code: &str,
+        phone_last4: &str,
+        score: i64,
+        comment: Option<String>,
+    ) -> Result<(JobView, bool)> {
+        let satisfaction = state::Satisfaction::new(score)
+            .map_err(|_| invalid("score", format!("score must be 1-5, got {score}")))?;
+        let comment = comment
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty());
+        if comment.as_ref().is_some_and(|c| c.chars().count() > 500) {
+            return Err(invalid("comment", "comment must be at most 500 characters"));
+        }
+        let job = self.customer_job(code, phone_last4).await?;
+        let now = self.now();
+        let event = JobEvent::FollowUp { satisfaction };
+        let t = state::apply_with(&self.rules(), &job.state, &event, now).map_err(|e| {
+            let (code, message) = match e {
+                TransitionError::FollowUpRecorded { .. } => {
+                    ("already_recorded", "this repair has already been rated")
+                }
+                TransitionError::FollowUpWindowClosed { .. } => {
+                    ("window_closed", "the survey for this repair has closed")
+                }
+                _ => ("not_complete", "the repair is not finished yet"),
+            };
+            DispatchError::Conflict {
+                code,
+                message: message.into(),
+            }
+        })?;
+        let mut data = json!({"satisfaction": score, "via": "survey"});
+        if let Some(c) = &comment {
+            data["comment"] = json!(c);
+        }
+        let record = EventRecord::new(
+            "customer",
+            EventName::FollowUp,
+            Some(t.from),
+            t.state.status,
+            now,
+        )
+        .with_data(data);
+        let mut next = job.clone();
+        next.state = t.state;
+        next.updated_at = now;
+        self.commit(JobWrite::Update {
+            job: &next,
+            event: &record,
+            take: None,
+            give_back: None,
         })
+        .await
+        .map_err(|e| match e {
+            DispatchError::Store(StoreError::StaleVersion) => DispatchError::Conflict {
+                code: "already_recorded",
+                message: "this repair has just been rated".into(),
+            },
+            other => other,
+        })?;
+        tracing::info!(job = %job.id, score, "survey answered");
+        Ok((self.reload(job.id).await?, score <= 2))
+    }
+
+    /// Records that someone called back a customer who complained (agent,
+    /// dispatcher): clears the job's `recontact_customer` task.
+    pub async fn recontact(&self, who: &Principal, key: &str, note: &str) -> Result<JobView> {
+        let note = note.trim();
+        if note.is_empty() || note.chars().count() > 500 {
+            return Err(invalid(
+                "note",
+                "say what the customer was told (1-500 characters)",
+            ));
+        }
+        let job = self.find_job(who, key).await?;
+        let events = store_jobs::events(&self.db, job.id).await?;
+        if complaint_open(&job, &events).is_none() {
+            return Err(DispatchError::Conflict {
+                code: "no_open_complaint",
+                message: "this job has no complaint waiting for a call back".into(),
+            });
+        }
+        let now = self.now();
+        let status = job.status();
+        let record = EventRecord::new(
+            who.token_id.as_str(),
+            EventName::Recontacted,
+            Some(status),
+            status,
+            now,
+        )
+        .with_data(json!({"note": note}));
+        let mut next = job.clone();
+        next.updated_at = now;
+        self.commit(JobWrite::Update {
+            job: &next,
+            event: &record,
+            take: None,
+            give_back: None,
+        })
+        .await?;
+        self.reload(job.id).await
+    }
+
+    /// A job's customer messages with their delivery state.
+    pub async fn notifications(&self, who: &Principal, key: &str) -> Result<Vec<notify::Message>> {
+        let job = self.find_job(who, key).await?;
+        Ok(crate::store::outbox::of_job(&self.db, job.id.0).await?)
+    }
+
+    /// The scheduler's round at the clock's now: the pickup reminders due
+    /// (notices 2 and 3, 3 and 6 days after the ready message, each a
+    /// `notified` entry by `system`) and the late notices due (a
+    /// `late_notice` entry when the SLA's notify-customer point passes
+    /// before the repair is done). Each is a conditional write, so rounds
+    /// of several processes at once write each one once.
+    pub async fn run_due(&self) -> Result<DueDone> {
+        let rules = self.rules();
+        let mut done = DueDone::default();
+        let mut after_id = None;
+        loop {
+            let f = JobFilter {
+                statuses: JobStatus::ALL
+                    .iter()
+                    .copied()
+                    .filter(|s| s.is_open())
+                    .collect(),
+                after_id,
+                limit: 500,
+                ..Default::default()
+            };
+            let jobs = store_jobs::list(&self.db, &f).await?;
+            let Some(last) = jobs.last() else { break };
+            after_id = Some(last.id);
+            let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
+            let mut events = store_jobs::events_of(&self.db, &ids).await?;
+            for job in jobs {
+                let now = self.now();
+                let evs = events.remove(&job.id).unwrap_or_default();
+                let s = &job.state;
+                let reminder_due =
+                    matches!(s.status, JobStatus::ReadyForPickup | JobStatus::Notified)
+                        && s.notices < rules.max_notices
+                        && s.last_notice_at
+                            .is_some_and(|t| now >= t + rules.notice_interval);
+                let outcome = if reminder_due {
+                    self.system_event(&job, &JobEvent::Notified, EventName::Notified, now)
+                        .await
+                        .map(|w| {
+                            done.reminders += usize::from(w);
+                        })
+                } else if late_notice_due(&self.ctx, &job, &evs, now) {
+                    self.system_event_same_status(&job, EventName::LateNotice, now)
+                        .await
+                        .map(|w| {
+                            done.late_notices += usize::from(w);
+                        })
+                } else {
+                    Ok(())
+                };
+                if let Err(e) = outcome {
+                    tracing::warn!(job = %job.id, error = %e, "scheduler: job skipped");
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// A state-machine event by `system`; false when another writer got
+    /// there first (the job moved on).
+    async fn system_event(
+        &self,
+        job: &Job,
+        event: &JobEvent,
+        name: EventName,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let t = state::apply_with(&self.rules(), &job.state, event, now)?;
+        let record = EventRecord::new("system", name, Some(t.from), t.state.status, now);
+        let mut next = job.clone();
+        next.state = t.state;
+        next.updated_at = now;
+        self.write_if_current(&next, &record).await
+    }
+
+    /// An audit entry by `system` that leaves the status as it is.
+    async fn system_event_same_status(
+        &self,
+        job: &Job,
+        name: EventName,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let status = job.status();
+        let record = EventRecord::new("system", name, Some(status), status, now);
+        let mut next = job.clone();
+        next.updated_at = now;
+        self.write_if_current(&next, &record).await
+    }
+
+    async fn write_if_current(&self, next: &Job, record: &EventRecord) -> Result<bool> {
+        match self
+            .commit(JobWrite::Update {
+                job: next,
+                event: record,
+                take: None,
+                give_back: None,
+            })
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(DispatchError::Store(StoreError::StaleVersion)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Assigns every open, unassigned on-site job it can (the most jobs,
@@ -1456,6 +1798,110 @@ impl DispatchService {
         Ok(store_techs::booked_on(&self.db, day).await?)
     }
 
+    /// A technician's visits booked on `day` in driving order, from their
+    /// station, with the travel between them (see [`super::day`]).
+    pub async fn technician_day(
+        &self,
+        who: &Principal,
+        id: i64,
+        day: NaiveDate,
+    ) -> Result<TechnicianDay> {
+        let not_found = || DispatchError::NotFound(format!("no technician {id}"));
+        let tid = TechnicianId::new(id).map_err(|_| not_found())?;
+        let tech = match store_techs::get(&self.db, tid).await {
+            Ok(t) if self.sees_technician(&who.scope, &t) => t,
+            Ok(_) | Err(StoreError::NotFound) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        let station = self.index.load().get(&tech.station_id).cloned();
+        let filter = JobFilter {
+            technician_id: Some(tid),
+            statuses: state::JobStatus::ALL
+                .iter()
+                .copied()
+                .filter(|s| s.is_open())
+                .collect(),
+            limit: 1000,
+            ..Default::default()
+        };
+        let jobs: Vec<Job> = store_jobs::list(&self.db, &filter)
+            .await?
+            .into_iter()
+            .filter(|j| j.kind == JobKind::Onsite && j.booked_day == Some(day))
+            .collect();
+        let start = station.as_ref().map_or_else(
+            || {
+                jobs.first()
+                    .map_or(LatLon { lat: 0.0, lon: 0.0 }, |j| j.point)
+            },
+            |s| s.location,
+        );
+        let mut points = vec![start];
+        points.extend(jobs.iter().map(|j| j.point));
+        let m = self.ctx.travel.durations(&points, &points).await;
+        let cost = |a: usize, b: usize| m.duration_s(a, b);
+        // Morning window, afternoon window, then visits without a window.
+        let mut at = 0;
+        let mut order = Vec::with_capacity(jobs.len());
+        let mut method = super::day::Method::Exact;
+        for window in [Some(Period::Am), Some(Period::Pm), None] {
+            let stops: Vec<usize> = (1..points.len())
+                .filter(|&i| jobs[i - 1].slot_period == window)
+                .collect();
+            let (o, _, used) = super::day::shortest_path(&cost, at, &stops);
+            if used == super::day::Method::Heuristic {
+                method = used;
+            }
+            if let Some(&last) = o.last() {
+                at = last;
+            }
+            order.extend(o);
+        }
+        let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
+        let mut events = store_jobs::events_of(&self.db, &ids).await?;
+        let now = self.now();
+        let mut from = 0;
+        let mut visits = Vec::with_capacity(order.len());
+        for i in order {
+            let job = jobs[i - 1].clone();
+            let (travel_s, travel_m) = (m.duration_s(from, i), m.distance_m(from, i));
+            from = i;
+            let point = job.point;
+            let view = job_view(
+                &self.ctx,
+                job,
+                events.remove(&ids[i - 1]).unwrap_or_default(),
+                Some(&tech.name),
+                now,
+            );
+            visits.push(DayVisit {
+                navigation: navigation_links(point, &view.code),
+                job: view,
+                travel_minutes: (travel_s / 60.0).round(),
+                travel_km: (travel_m / 100.0).round() / 10.0,
+            });
+        }
+        let total_minutes = visits.iter().map(|v| v.travel_minutes).sum();
+        let total_km = (visits.iter().map(|v| v.travel_km).sum::<f64>() * 10.0).round() / 10.0;
+        Ok(TechnicianDay {
+            technician_id: tech.id.value(),
+            technician_name: tech.name.clone(),
+            date: day,
+            start: json!({
+                "station_id": tech.station_id,
+                "name": station.as_ref().map(|s| s.name.clone()),
+                "address": station.as_ref().map(|s| s.address.clone()),
+                "phone": station.as_ref().map(|s| s.phone.clone()),
+                "lat": start.lat, "lon": start.lon,
+            }),
+            route_method: method.as_str(),
+            travel_source: travel_source_name(m.source),
+            total_travel_minutes: total_minutes,
+            total_travel_km: total_km,
+            visits,
+        })
+    }
+
     /// Adds a technician to an on-site station; the id is assigned.
     pub async fn add_technician(
         &self,
@@ -1575,6 +2021,87 @@ fn coverage(rec: &Recommendation) -> Coverage {
     } else {
         Coverage::NoOnsiteStation
     }
+}
+
+/// One visit of a technician's day: the job, the drive to it from the
+/// previous stop (the station for the first) and links that open the
+/// phone's map app at the job.
+#[derive(Debug, Serialize)]
+pub struct DayVisit {
+    pub job: JobView,
+    pub travel_minutes: f64,
+    pub travel_km: f64,
+    pub navigation: Value,
+}
+
+/// A technician's visits on one day in driving order.
+#[derive(Debug, Serialize)]
+pub struct TechnicianDay {
+    pub technician_id: i64,
+    pub technician_name: String,
+    pub date: NaiveDate,
+    pub start: Value,
+    /// `exact` or `nearest_neighbour_2opt` (see [`super::day`]).
+    pub route_method: &'static str,
+    /// `haversine` (straight line with a detour factor), `osrm` or `fallback`.
+    pub travel_source: &'static str,
+    pub total_travel_minutes: f64,
+    pub total_travel_km: f64,
+    pub visits: Vec<DayVisit>,
+}
+
+fn travel_source_name(s: super::travel::TravelSource) -> &'static str {
+    match s {
+        super::travel::TravelSource::Haversine => "haversine",
+        super::travel::TravelSource::Osrm => "osrm",
+        super::travel::TravelSource::Fallback => "fallback",
+    }
+}
+
+/// Map-app links for a point: the `geo:` URI (WGS-84, what Android's
+/// intent expects) and AMap / Baidu web links, which open their apps
+/// when installed and want GCJ-02 / BD-09 coordinates.
+fn navigation_links(p: LatLon, label: &str) -> Value {
+    use crate::places::crs::Crs;
+    let g = Crs::Gcj02.from_wgs84(p);
+    let b = Crs::Bd09.from_wgs84(p);
+    json!({
+        "geo": format!("geo:{:.6},{:.6}?q={:.6},{:.6}({label})", p.lat, p.lon, p.lat, p.lon),
+        "amap": format!(
+            "https://uri.amap.com/marker?position={:.6},{:.6}&name={label}&coordinate=gaode&callnative=1",
+            g.lon, g.lat
+        ),
+        "baidu": format!(
+            "https://api.map.baidu.com/marker?location={:.6},{:.6}&title={label}&content={label}&coord_type=bd09ll&output=html&src=repairnet",
+            b.lat, b.lon
+        ),
+        "gcj02": {"lat": g.lat, "lon": g.lon},
+        "bd09": {"lat": b.lat, "lon": b.lon},
+    })
+}
+
+/// What one scheduler round wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DueDone {
+    pub reminders: usize,
+    pub late_notices: usize,
+}
+
+/// Whether the customer must now be told the repair will be late: the
+/// view raises the task and no late notice was written yet.
+fn late_notice_due(
+    ctx: &DispatchContext,
+    job: &Job,
+    events: &[EventRecord],
+    now: DateTime<Utc>,
+) -> bool {
+    if events.iter().any(|e| e.event == EventName::LateNotice) {
+        return false;
+    }
+    let v = job_view(ctx, job.clone(), events.to_vec(), None, now);
+    v.tasks
+        .iter()
+        .any(|t| t["task"] == "notify_customer_of_delay")
 }
 
 /// Whether a job is inside a scope.

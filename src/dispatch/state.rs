@@ -13,7 +13,8 @@
 //!   state in which SLA clocks pause ([`JobStatus::waits_on_customer`]).
 //!   After the repair, waiting for pickup is not an SLA pause: the repair
 //!   clock has already stopped at `ready_for_pickup`.
-//! * A second `notified` needs 3 days since the previous notice; `mailed_back`
+//! * `ready_for_pickup` is the first notice (the ready message); a
+//!   `notified` (notices 2 and 3) needs 3 days since the previous notice; `mailed_back`
 //!   needs the third notice and 3 days after it; `picked_up` is allowed any
 //!   time after the item is ready.
 //! * `cancelled` is allowed from every open state (before the work is done).
@@ -352,7 +353,12 @@ pub fn apply_with(
         (JobEvent::OnSite, S::EnRoute) => S::OnSite,
         (JobEvent::Repaired, S::OnSite) => S::Repaired,
         (JobEvent::Repairing, S::Received) => S::Repairing,
-        (JobEvent::ReadyForPickup, S::Repairing) => S::ReadyForPickup,
+        (JobEvent::ReadyForPickup, S::Repairing) => {
+            // The ready message is the first notice.
+            next.notices = 1;
+            next.last_notice_at = Some(now);
+            S::ReadyForPickup
+        }
         (JobEvent::Notified, S::ReadyForPickup | S::Notified) => {
             if state.notices >= rules.max_notices {
                 return Err(TransitionError::NeedsMore {
@@ -634,13 +640,12 @@ pub(crate) mod tests {
         let mut now = t0();
         s = apply(&s, &JobEvent::Repairing, now).unwrap().state;
         s = apply(&s, &JobEvent::ReadyForPickup, now).unwrap().state;
-        // Mail-back before any notice: refused.
+        // The ready message is notice 1; mail-back needs all three.
+        assert_eq!((s.status, s.notices), (JobStatus::ReadyForPickup, 1));
         assert_eq!(
             apply(&s, &JobEvent::MailedBack, now).unwrap_err().code(),
             "transition_needs_more"
         );
-        s = apply(&s, &JobEvent::Notified, now).unwrap().state;
-        assert_eq!((s.status, s.notices), (JobStatus::Notified, 1));
         // Second notice 1 second short of 3 days: too early, names the instant.
         let early = apply(
             &s,
@@ -651,7 +656,7 @@ pub(crate) mod tests {
         assert_eq!(
             early,
             TransitionError::TooEarly {
-                from: JobStatus::Notified,
+                from: JobStatus::ReadyForPickup,
                 event: "notified",
                 earliest: now + Duration::days(3)
             }

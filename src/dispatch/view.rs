@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::job::{EventRecord, Job};
+use super::job::{complaint_open, EventName, EventRecord, Job};
 use super::sla::{self, SlaClock};
 use super::state::JobStatus;
 use super::DispatchContext;
@@ -98,7 +98,8 @@ fn sla_view(
         out["first_visit"] = json!(fv.status(now, share));
     }
     let mut tasks = Vec::new();
-    if js.status.is_open() && !js.status.repair_done() {
+    let told_late = events.iter().any(|e| e.event == EventName::LateNotice);
+    if js.status.is_open() && !js.status.repair_done() && !told_late {
         if let Some(t) =
             sla::notify_customer_task(&completion, policy.sla.notify_customer_share, now)
         {
@@ -106,6 +107,19 @@ fn sla_view(
                 tasks.push(json!({"task": "notify_customer_of_delay", "raise_at": t.raise_at, "deadline": t.deadline}));
             }
         }
+    }
+    // Three unanswered notices and 3 more days: the station mails it back.
+    if js.status == JobStatus::Notified && js.notices >= policy.carry_in.max_notices {
+        if let Some(last) = js.last_notice_at {
+            let raise_at =
+                last + chrono::Duration::days(i64::from(policy.carry_in.notice_interval_days));
+            if now >= raise_at {
+                tasks.push(json!({"task": "mail_back", "raise_at": raise_at, "station_id": job.station_id}));
+            }
+        }
+    }
+    if let Some(f) = complaint_open(job, events) {
+        tasks.push(json!({"task": "recontact_customer", "raise_at": f.at, "satisfaction": js.satisfaction.map(|s| s.value())}));
     }
     (out, tasks)
 }

@@ -37,9 +37,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(reschedule_job)
         .service(correct_job)
         .service(post_event)
+        .service(recontact)
+        .service(notifications)
         .service(job_recommendation)
         .configure(intake::routes)
-        .service(track);
+        .service(track)
+        .service(survey);
 }
 
 /// Who may read jobs; a technician reads only their own (the scope).
@@ -83,18 +86,7 @@ async fn create_job(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller.principal(INTAKE)?;
-    let key = match req.headers().get("Idempotency-Key") {
-        None => None,
-        Some(v) => match v.to_str().map(str::trim) {
-            Ok(k) if !k.is_empty() && k.len() <= 200 => Some(k.to_owned()),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "invalid_header",
-                    "Idempotency-Key must be 1-200 visible characters",
-                ))
-            }
-        },
-    };
+    let key = idempotency_key(&req)?;
     match state
         .dispatch
         .open_job(&who, body.into_inner(), key)
@@ -341,18 +333,71 @@ async fn correct_job(
     responses((status = 200, body = JobView), (status = 409)), security(("bearer" = [])))]
 #[post("/jobs/{id}/events")]
 async fn post_event(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<web::Json<JobView>, ApiError> {
     let who = caller.principal(EVENTS)?;
+    let key = idempotency_key(&req)?;
     Ok(web::Json(
         state
             .dispatch
-            .post_event(&who, &id, body.into_inner())
+            .post_event(&who, &id, body.into_inner(), key.as_deref())
             .await?,
     ))
+}
+
+/// The request's `Idempotency-Key`, if it sent a usable one.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    match req.headers().get("Idempotency-Key") {
+        None => Ok(None),
+        Some(v) => match v.to_str().map(str::trim) {
+            Ok(k) if !k.is_empty() && k.len() <= 200 => Ok(Some(k.to_owned())),
+            _ => Err(ApiError::bad_request(
+                "invalid_header",
+                "Idempotency-Key must be 1-200 visible characters",
+            )),
+        },
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RecontactBody {
+    /// What the customer was told (1-500 characters).
+    note: String,
+}
+
+/// Records the call back to a customer who complained (a survey score of
+/// 1 or 2): clears the job's `recontact_customer` task (agent, dispatcher).
+#[utoipa::path(tag = "dispatch", params(("id" = String, Path)), request_body = RecontactBody, responses((status = 200, description = "the job"), (status = 404), (status = 409, description = "no_open_complaint")), security(("bearer" = [])))]
+#[post("/jobs/{id}/recontact")]
+async fn recontact(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<RecontactBody>,
+) -> Result<web::Json<JobView>, ApiError> {
+    let who = caller.principal(INTAKE)?;
+    Ok(web::Json(
+        state.dispatch.recontact(&who, &id, &body.note).await?,
+    ))
+}
+
+/// A job's customer messages and their delivery state: `pending`,
+/// `sending`, `delivered`, `failed` (agent and up, within scope).
+#[utoipa::path(tag = "dispatch", params(("id" = String, Path)), responses((status = 200, description = "{items: [{id, template, to, text, params, state, attempts, next_attempt_at, last_error, created_at, delivered_at}]}"), (status = 404)), security(("bearer" = [])))]
+#[get("/jobs/{id}/notifications")]
+async fn notifications(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller.principal(&[Role::Agent, Role::Dispatcher, Role::Manager])?;
+    let items = state.dispatch.notifications(&who, &id).await?;
+    Ok(HttpResponse::Ok().json(json!({"items": items})))
 }
 
 /// For an on-site job, the technicians who could come now, ranked, with
@@ -412,6 +457,39 @@ async fn track(
         "visit": job.booked_day.map(|d| json!({"day": d, "period": job.slot_period, "eta_minutes": job.eta_minutes})),
         "due_at": job.due_at,
         "updated_at": job.updated_at,
-        "history": t.events.iter().map(|e| json!({"status": e.to_status, "at": e.at})).collect::<Vec<_>>(),
+        "history": t.events.iter().map(|e| json!({"event": e.event, "status": e.to_status, "at": e.at})).collect::<Vec<_>>(),
+        "satisfaction": job.state.satisfaction.map(|s| s.value()),
+    })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SurveyBody {
+    code: String,
+    /// The last four digits of the phone the job was opened with.
+    phone_last4: String,
+    /// 1 (very unhappy) to 5 (very happy).
+    score: i64,
+    /// At most 500 characters.
+    comment: Option<String>,
+}
+
+/// The customer's satisfaction survey (public): records the job's
+/// follow-up once, within the policy's window after the work is complete.
+/// A score of 1 or 2 opens a complaint (`complaint: true`). A wrong code or
+/// phone answers like an unknown code.
+#[utoipa::path(tag = "dispatch", request_body = SurveyBody, responses((status = 201, description = "{code, score, recorded_at, complaint}"), (status = 404), (status = 409, description = "already_recorded, not_complete or window_closed")))]
+#[post("/survey")]
+async fn survey(
+    state: web::Data<AppState>,
+    body: web::Json<SurveyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let (job, complaint) = state
+        .dispatch
+        .survey(&b.code, &b.phone_last4, b.score, b.comment)
+        .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "code": job.code, "score": b.score, "recorded_at": job.updated_at, "complaint": complaint,
     })))
 }

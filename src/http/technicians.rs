@@ -1,4 +1,5 @@
-//! Technician routes: list a station's technicians, add one, change one.
+//! Technician routes: list a station's technicians, add one, change one,
+//! and one technician's day of visits in driving order.
 
 use actix_web::{get, patch, post, web, HttpResponse};
 use serde::Deserialize;
@@ -19,7 +20,10 @@ use crate::dispatch::model::{Technician, TechnicianDraft, TechnicianId};
 use crate::network::StationId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(create).service(patch_one);
+    cfg.service(list)
+        .service(create)
+        .service(patch_one)
+        .service(technician_day);
 }
 
 fn show(t: &Technician) -> Value {
@@ -108,4 +112,38 @@ async fn patch_one(
         .patch_technician(&who, id.into_inner(), &patch)
         .await?;
     Ok(HttpResponse::Ok().json(show(&t)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct DayParams {
+    /// `YYYY-MM-DD` (Asia/Shanghai; default today).
+    date: Option<String>,
+}
+
+/// A technician's open visits booked on a day, in driving order from their
+/// station: per visit the job, the drive from the previous stop and map-app
+/// links (`geo:`, AMap in GCJ-02, Baidu in BD-09). Windows keep their order
+/// (morning, afternoon); within one the path is exact up to 12 visits,
+/// nearest neighbour with 2-opt above. A technician reads only their own
+/// day; dispatchers and managers within their scope.
+#[utoipa::path(tag = "dispatch", params(("id" = i64, Path), DayParams), responses((status = 200, description = "{technician_id, technician_name, date, start, route_method, travel_source, total_travel_minutes, total_travel_km, visits: [{job, travel_minutes, travel_km, navigation}]}"), (status = 404)), security(("bearer" = [])))]
+#[get("/technicians/{id}/day")]
+async fn technician_day(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+    p: web::Query<DayParams>,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller.principal(&[Role::Technician, Role::Dispatcher, Role::Manager])?;
+    let mut f = Fields::new();
+    let date = f.opt("date", p.date.as_deref(), |v| parse_date("date", v));
+    f.finish()?;
+    let date = date.unwrap_or_else(|| state.dispatch.today());
+    let d = state
+        .dispatch
+        .technician_day(&who, id.into_inner(), date)
+        .await?;
+    Ok(HttpResponse::Ok().json(d))
 }

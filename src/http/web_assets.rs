@@ -18,7 +18,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(|| async { staff_page("dispatch.html") }),
         )
         .route("/tech", web::get().to(|| async { staff_page("tech.html") }))
-        .route("/survey", web::get().to(|| async { public_page("survey.html") }))
+        .route(
+            "/survey",
+            web::get().to(|| async { public_page("survey.html") }),
+        )
         .route("/{path:.*}", web::get().to(asset));
 }
 

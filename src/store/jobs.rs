@@ -20,6 +20,7 @@ use crate::dispatch::model::{
 use crate::dispatch::state::{JobState, JobStatus};
 use crate::dispatch::warranty::WarrantyInput;
 use crate::network::StationId;
+use crate::notify::MessageDraft;
 use crate::places::Region;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -269,8 +270,17 @@ pub struct Written {
 const CHANGE_ORDER_LOCK: i64 = 0x7265_7061_6972;
 
 const INSERT_EVENT_SQL: &str =
-    "INSERT INTO job_events (job_id, at, actor, event, from_status, to_status, reason, data) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+    "INSERT INTO job_events (job_id, at, actor, event, from_status, to_status, reason, data, request_key) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+
+/// What else a job write carries: the customer messages it causes (the
+/// outbox, written in the same transaction) and the request key of its
+/// last audit entry (a replayed request finds it and writes nothing).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteExtras<'a> {
+    pub messages: &'a [MessageDraft],
+    pub request_key: Option<&'a str>,
+}
 
 fn insert_job_sql() -> String {
     let cols = COLUMNS.trim_start_matches("id, ");
@@ -293,6 +303,15 @@ enum Refused {
 /// an update's job changed meanwhile, `Duplicate` when an insert's code or
 /// idempotency key is taken, `Booked::Full` when a booking's day is full.
 pub async fn write(db: &Db, w: &JobWrite<'_>) -> Result<Booked<Written>> {
+    write_with(db, w, WriteExtras::default()).await
+}
+
+/// [`write`] with the messages and request key of [`WriteExtras`].
+pub async fn write_with(
+    db: &Db,
+    w: &JobWrite<'_>,
+    extras: WriteExtras<'_>,
+) -> Result<Booked<Written>> {
     let insert_sql = insert_job_sql();
     let (job, take, give_back) = match w {
         JobWrite::Insert { job, take, .. } => (*job, *take, None),
@@ -374,11 +393,13 @@ pub async fn write(db: &Db, w: &JobWrite<'_>) -> Result<Booked<Written>> {
             sqlx::query(super::NOTIFY_JOBS_SQL).execute(&mut *tx).await?;
         }
         let mut changes = Vec::with_capacity(events.len());
-        for e in events {
+        for (i, e) in events.iter().enumerate() {
+            let key = if i + 1 == events.len() { extras.request_key } else { None };
             let seq: i64 = sqlx::query_scalar(INSERT_EVENT_SQL)
                 .bind(id).bind(e.at).bind(&e.actor).bind(e.event.as_str())
                 .bind(e.from_status.map(JobStatus::as_str)).bind(e.to_status.as_str())
                 .bind(&e.reason).bind(e.data.as_ref().map(|d| Value::Object(d.clone()).to_string()))
+                .bind(key)
                 .fetch_one(&mut *tx)
                 .await?;
             changes.push(Change {
@@ -389,6 +410,13 @@ pub async fn write(db: &Db, w: &JobWrite<'_>) -> Result<Booked<Written>> {
                 status: e.to_status,
                 at: e.at,
             });
+        }
+        for m in extras.messages {
+            sqlx::query(super::outbox::INSERT_SQL)
+                .bind(id).bind(&m.to).bind(m.template.as_str()).bind(&m.text)
+                .bind(Value::Object(m.params.clone()).to_string()).bind(job.updated_at)
+                .execute(&mut *tx)
+                .await?;
         }
         Ok(Ok(Written { job_id: JobId(id), version, changes }))
     })
@@ -404,6 +432,14 @@ pub async fn write(db: &Db, w: &JobWrite<'_>) -> Result<Booked<Written>> {
         Err(Refused::Full) => Ok(Booked::Full),
         Err(Refused::Stale) => Err(StoreError::StaleVersion),
     }
+}
+
+/// Whether `job_id` has an audit entry written under `request_key`.
+pub async fn has_request_key(db: &Db, job_id: JobId, request_key: &str) -> Result<bool> {
+    let n: i64 = on_db!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM job_events WHERE job_id = $1 AND request_key = $2")
+        .bind(job_id.0).bind(request_key).fetch_one(p).await)?;
+    Ok(n > 0)
 }
 
 pub async fn get(db: &Db, id: JobId) -> Result<Job> {

@@ -333,7 +333,8 @@ async fn carry_in_flow_notices_and_reasons_for_rejected_candidates() {
     assert_eq!(job["status"], "received");
     assert!(job["station_id"].as_str().is_some());
     let ev = format!("/api/v1/jobs/{}/events", job["id"]);
-    for e in ["repairing", "ready_for_pickup", "notified"] {
+    // The ready message is notice 1.
+    for e in ["repairing", "ready_for_pickup"] {
         let (st, body) = call(
             &app,
             Method::POST,
@@ -344,7 +345,7 @@ async fn carry_in_flow_notices_and_reasons_for_rejected_candidates() {
         .await;
         assert_eq!(st, 200, "{e}: {body}");
     }
-    // A second notice only three days after the first; mailing back only after the third.
+    // A second notice only three days after the first (the ready message); mailing back only after the third.
     let (st, body) = call(
         &app,
         Method::POST,

@@ -66,6 +66,11 @@ pub struct Options {
     pub import_limit: Option<usize>,
     /// The server's clock; the system clock when `None`.
     pub clock: Option<Arc<ManualClock>>,
+    /// The SMS gateway's webhook (no delivery without one).
+    pub webhook: Option<String>,
+    /// How often the scheduler runs. By default once at start only, so
+    /// tests that do not test it never race its writes.
+    pub scheduler_ms: Option<u64>,
 }
 
 impl Default for Options {
@@ -75,6 +80,8 @@ impl Default for Options {
             json_limit: None,
             import_limit: None,
             clock: None,
+            webhook: None,
+            scheduler_ms: None,
         }
     }
 }
@@ -106,6 +113,9 @@ pub async fn spawn_on_url(database_url: &str, opts: Options) -> TestApp {
         no_demo: !opts.demo,
         refresh_secs: 1,
         workers: Some(2),
+        notify_webhook: opts.webhook,
+        scheduler_ms: opts.scheduler_ms.unwrap_or(86_400_000),
+        notify_poll_ms: 20,
         ..Settings::default()
     };
     if let Some(l) = opts.json_limit {
