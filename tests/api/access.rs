@@ -108,6 +108,10 @@ async fn every_endpoint_answers_each_role_and_scope_as_the_contract_says() {
     let rec_a = format!("{job_a}/recommendation");
     let patch_tech_a = format!("/api/v1/technicians/{a_tech}");
     let station_a = format!("/api/v1/stations/{a_station}");
+    let day_a = format!("/api/v1/technicians/{a_tech}/day");
+    let messages_a = format!("{job_a}/notifications");
+    let recontact_a = format!("{job_a}/recontact");
+    let note = json!({"note": "回访"});
     // Requests chosen so that an allowed caller gets a stable answer that
     // changes nothing: `repaired` from `assigned` is refused by the state
     // machine (409), assigning the same technician again is a 409, an empty
@@ -192,6 +196,30 @@ async fn every_endpoint_answers_each_role_and_scope_as_the_contract_says() {
             Some(&warranty),
             [
                 401, 200, 200, 403, 200, 403, 200, 200, 200, 200, 403, 403, 200,
+            ],
+        ),
+        (
+            Method::GET,
+            day_a.as_str(),
+            None,
+            [
+                401, 403, 200, 200, 200, 403, 200, 404, 200, 404, 200, 404, 404,
+            ],
+        ),
+        (
+            Method::GET,
+            messages_a.as_str(),
+            None,
+            [
+                401, 200, 200, 200, 200, 403, 200, 404, 200, 404, 403, 403, 404,
+            ],
+        ),
+        (
+            Method::POST,
+            recontact_a.as_str(),
+            Some(&note),
+            [
+                401, 409, 409, 403, 409, 403, 409, 404, 409, 404, 403, 403, 404,
             ],
         ),
         (

@@ -22,4 +22,5 @@ mod import;
 mod notify;
 mod ops;
 mod store_contract;
+mod tech_day;
 mod web;
