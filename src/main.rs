@@ -92,6 +92,25 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// KPIs for a period, as the API answers them (`GET /api/v1/kpi`).
+    Report {
+        /// `2026-W47`, `2026-11`, `2026-11-23` or `2026-11-01..2026-11-30`.
+        #[arg(long)]
+        period: String,
+        /// One region (code or Chinese name), with its stations.
+        #[arg(long)]
+        region: Option<String>,
+        /// One station.
+        #[arg(long)]
+        station: Option<String>,
+        #[arg(long, default_value = "md", value_parser = ["md", "csv", "json"])]
+        format: String,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Regenerate the demo network files (deterministic for a seed).
     DemoData {
         #[arg(long, default_value = "data/demo")]
@@ -168,6 +187,57 @@ async fn main() -> anyhow::Result<()> {
                 repairnet::redact(&settings.database_url)
             );
             app.run_until_stopped().await?;
+        }
+        Command::Report {
+            period,
+            region,
+            station,
+            format,
+            out,
+            db,
+        } => {
+            let (from, to) =
+                repairnet::reports::kpi::parse_period(&period).map_err(anyhow::Error::msg)?;
+            let region = region
+                .as_deref()
+                .map(str::parse::<repairnet::places::Region>)
+                .transpose()?;
+            let station_id = station
+                .as_deref()
+                .map(repairnet::network::StationId::parse)
+                .transpose()?;
+            let db = open_db(&db.url).await?;
+            let index = repairnet::network::SharedIndex::new(repairnet::load_index(&db).await?);
+            let ctx =
+                repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1))?;
+            let q = repairnet::reports::KpiQuery {
+                from,
+                to,
+                region,
+                station_id,
+                granularity: repairnet::reports::kpi::Granularity::None,
+            };
+            let report = repairnet::reports::service::kpi_report(
+                &db,
+                &index,
+                repairnet::reports::targets::Targets::shipped(),
+                ctx.calendar.timezone(),
+                ctx.policy.sla.warning_share,
+                &repairnet::auth::Principal::system(),
+                &q,
+                chrono::Utc::now(),
+            )
+            .await?;
+            let text = match format.as_str() {
+                "csv" => report.to_csv(),
+                "json" => serde_json::to_string_pretty(&report)? + "\n",
+                _ => report.to_markdown(),
+            };
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => std::io::stdout().lock().write_all(text.as_bytes())?,
+            }
         }
         Command::Migrate(db) => {
             open_db(&db.url).await?;

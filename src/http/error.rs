@@ -119,6 +119,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::reports::ReportError> for ApiError {
+    fn from(e: crate::reports::ReportError) -> Self {
+        use crate::reports::ReportError as R;
+        match e {
+            R::NotFound(m) => ApiError::NotFound(m),
+            R::Invalid(m) => ApiError::bad_request("invalid_parameter", m),
+            R::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<DispatchError> for ApiError {
     fn from(e: DispatchError) -> Self {
         match e {

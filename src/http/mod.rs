@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod ops;
 pub mod optimize;
 pub mod places;
+pub mod reports;
 pub mod stations;
 pub mod technicians;
 pub mod tokens;
@@ -67,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .configure(tokens::routes)
                 .configure(jobs::routes)
                 .configure(optimize::routes)
+                .configure(reports::routes)
                 .default_service(web::to(not_found)),
         )
         .configure(web_assets::routes);

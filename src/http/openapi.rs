@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{feed, intake, jobs, ops, optimize, places, stations, technicians, tokens};
+use super::{feed, intake, jobs, ops, optimize, places, reports, stations, technicians, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,7 +15,7 @@ use super::{feed, intake, jobs, ops, optimize, places, stations, technicians, to
     paths(ops::healthz, ops::readyz),
     nest((path = "/api/v1", api = V1)),
     modifiers(&BearerAuth),
-    tags((name = "stations", description = "the station directory"), (name = "places", description = "geocoding"), (name = "dispatch", description = "technicians, jobs, assignment"), (name = "tokens", description = "API tokens (admin)"), (name = "ops", description = "operations"))
+    tags((name = "stations", description = "the station directory"), (name = "places", description = "geocoding"), (name = "dispatch", description = "technicians, jobs, assignment"), (name = "tokens", description = "API tokens (admin)"), (name = "reports", description = "KPIs"), (name = "ops", description = "operations"))
 )]
 pub struct ApiDoc;
 
@@ -52,6 +52,7 @@ pub struct ApiDoc;
     intake::warranty_check,
     jobs::track,
     jobs::survey,
+    reports::kpi,
     optimize::run,
     tokens::session,
     tokens::list,

@@ -18,6 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(|| async { staff_page("dispatch.html") }),
         )
         .route("/tech", web::get().to(|| async { staff_page("tech.html") }))
+        .route("/kpi", web::get().to(|| async { staff_page("kpi.html") }))
         .route(
             "/survey",
             web::get().to(|| async { public_page("survey.html") }),

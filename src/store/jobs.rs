@@ -624,3 +624,41 @@ pub async fn last_seq(db: &Db) -> Result<i64> {
         .unwrap_or(0),
     )
 }
+
+/// The jobs a report over `[from, to)` needs, with their audit entries:
+/// every job opened before `to` that changed at or after `from` (so had an
+/// entry in or after the period) or still waits for pickup (the backlog is
+/// a stock); limited to a region or a station when given.
+pub async fn report_histories(
+    db: &Db,
+    region: Option<Region>,
+    station_id: Option<&StationId>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(Job, Vec<EventRecord>)>> {
+    let rows = on_db!(db, p => {
+        let mut q = QueryBuilder::new(format!(
+            "SELECT {COLUMNS} FROM jobs WHERE created_at < "));
+        q.push_bind(to).push(" AND (updated_at >= ").push_bind(from)
+            .push(" OR status IN ('ready_for_pickup', 'notified'))");
+        if let Some(r) = region {
+            q.push(" AND region = ").push_bind(r.code());
+        }
+        if let Some(s) = station_id {
+            q.push(" AND station_id = ").push_bind(s.as_str());
+        }
+        q.push(" ORDER BY id");
+        q.build_query_as::<JobRow>().fetch_all(p).await
+    })?;
+    let jobs = typed(rows)?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(500) {
+        let ids: Vec<JobId> = chunk.iter().map(|j| j.id).collect();
+        let mut events = events_of(db, &ids).await?;
+        for j in chunk {
+            let e = events.remove(&j.id).unwrap_or_default();
+            out.push((j.clone(), e));
+        }
+    }
+    Ok(out)
+}
