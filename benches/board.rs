@@ -612,6 +612,7 @@ async fn run() {
     let settings = Settings {
         bind: "127.0.0.1:0".into(),
         database_url: database_url.clone(),
+        no_demo_history: true,
         ..Settings::default()
     };
     let app = Application::build(settings).await.expect("app builds");

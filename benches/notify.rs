@@ -66,6 +66,7 @@ async fn start(
     let settings = Settings {
         bind: "127.0.0.1:0".into(),
         database_url: url.to_owned(),
+        no_demo_history: true,
         notify_webhook: webhook,
         scheduler_ms,
         ..Settings::default()

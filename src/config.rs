@@ -18,6 +18,10 @@ pub struct Settings {
     #[arg(long, env = "REPAIRNET_NO_DEMO")]
     pub no_demo: bool,
 
+    /// With the demo network, do not make the 90-day demo job history.
+    #[arg(long, env = "REPAIRNET_NO_DEMO_HISTORY")]
+    pub no_demo_history: bool,
+
     /// Largest accepted JSON body, bytes.
     #[arg(long, env = "REPAIRNET_JSON_LIMIT", default_value_t = 256 * 1024)]
     pub json_limit: usize,
@@ -79,6 +83,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             database_url: DEFAULT_DATABASE_URL.into(),
             no_demo: false,
+            no_demo_history: false,
             json_limit: 256 * 1024,
             import_limit: 64 * 1024 * 1024,
             refresh_secs: 2,

@@ -53,9 +53,7 @@ impl Application {
             .await
             .with_context(|| format!("connecting to {}", redact(&settings.database_url)))?;
         db.migrate().await.context("applying migrations")?;
-        if !settings.no_demo {
-            demo::load_demo_if_empty(&db).await?;
-        }
+        let loaded_demo = !settings.no_demo && demo::load_demo_if_empty(&db).await?;
         // Read before loading: a write landing in between then still looks
         // new to the refresher, instead of being missed for good.
         let version = db.directory_version().await.ok();
@@ -67,6 +65,27 @@ impl Application {
             settings.osrm_url.as_deref(),
             Duration::from_millis(settings.osrm_timeout_ms),
         )?;
+        if loaded_demo && !settings.no_demo_history {
+            let started = std::time::Instant::now();
+            let stats = demo::history::load_history(
+                &db,
+                index.clone(),
+                ctx.clone(),
+                demo::history::DAYS,
+                demo::history::PER_DAY,
+                demo::DEFAULT_SEED,
+                clock.now(),
+            )
+            .await
+            .context("making the demo history")?;
+            tracing::info!(
+                jobs = stats.jobs,
+                events = stats.events,
+                open = stats.open,
+                secs = started.elapsed().as_secs_f64(),
+                "made the demo job history"
+            );
+        }
         let dispatch = dispatch::DispatchService::new(
             db.clone(),
             index.clone(),

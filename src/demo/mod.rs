@@ -7,8 +7,10 @@
 //! --out data/demo` writes it as the committed `data/demo/*.csv`, and a unit
 //! test fails when those files and the generator disagree. [`load`] embeds
 //! the committed files and loads them into an empty database at start-up.
+//! [`history`] makes a demo job history over it (90 days on first start).
 
 pub mod generate;
+pub mod history;
 pub mod load;
 mod tables;
 

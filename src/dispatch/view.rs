@@ -119,7 +119,7 @@ fn sla_view(
         }
     }
     if let Some(f) = complaint_open(job, events) {
-        tasks.push(json!({"task": "recontact_customer", "raise_at": f.at, "satisfaction": js.satisfaction.map(|s| s.value())}));
+        tasks.push(json!({"task": "recontact_customer", "raise_at": f.at, "satisfaction": js.satisfaction.map(super::state::Satisfaction::value)}));
     }
     (out, tasks)
 }

@@ -458,7 +458,7 @@ async fn track(
         "due_at": job.due_at,
         "updated_at": job.updated_at,
         "history": t.events.iter().map(|e| json!({"event": e.event, "status": e.to_status, "at": e.at})).collect::<Vec<_>>(),
-        "satisfaction": job.state.satisfaction.map(|s| s.value()),
+        "satisfaction": job.state.satisfaction.map(crate::dispatch::state::Satisfaction::value),
     })))
 }
 

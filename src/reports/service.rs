@@ -3,6 +3,7 @@
 //! technicians), then the pure [`super::kpi`] functions per row and period.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -322,7 +323,8 @@ impl Report {
         for r in self.rows.iter().filter(|r| r.scope != "station") {
             if period.as_ref() != Some(&r.period) {
                 period = Some(r.period.clone());
-                out.push_str(&format!(
+                let _ = write!(
+                    out,
                     "\n## {}\n\n| | {} |\n|---|{}\n",
                     r.period.as_deref().unwrap_or("全期"),
                     kpis.iter()
@@ -330,7 +332,7 @@ impl Report {
                         .collect::<Vec<_>>()
                         .join(" | "),
                     "---|".repeat(kpis.len())
-                ));
+                );
             }
             let name = r.region.map_or("全国", Region::name_zh);
             let vals: Vec<String> = kpis
@@ -343,13 +345,10 @@ impl Report {
                         Some(Status::Missed) => " ✗",
                         None => "",
                     };
-                    format!(
-                        "{}{mark}",
-                        c.value.map(fmt_num).unwrap_or_else(|| "–".into())
-                    )
+                    format!("{}{mark}", c.value.map_or_else(|| "–".into(), fmt_num))
                 })
                 .collect();
-            out.push_str(&format!("| {name} | {} |\n", vals.join(" | ")));
+            let _ = writeln!(out, "| {name} | {} |", vals.join(" | "));
         }
         out
     }
@@ -359,7 +358,7 @@ fn fmt_num(x: f64) -> String {
     if (x - x.round()).abs() < 1e-9 {
         format!("{}", x.round() as i64)
     } else {
-        format!("{:.4}", x).trim_end_matches('0').to_owned()
+        format!("{x:.4}").trim_end_matches('0').to_owned()
     }
 }
 

@@ -662,3 +662,18 @@ pub async fn report_histories(
     }
     Ok(out)
 }
+
+/// Jobs not closed, cancelled or completed.
+pub async fn count_open(db: &Db) -> Result<usize> {
+    let n: i64 = on_db!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE status NOT IN ('closed', 'cancelled', 'repaired', 'picked_up', 'mailed_back')")
+        .fetch_one(p).await)?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Whether any job exists.
+pub async fn any(db: &Db) -> Result<bool> {
+    let n: i64 = on_db!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM jobs LIMIT 1) j")
+        .fetch_one(p).await)?;
+    Ok(n > 0)
+}

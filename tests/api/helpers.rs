@@ -111,6 +111,8 @@ pub async fn spawn_on_url(database_url: &str, opts: Options) -> TestApp {
         bind: "127.0.0.1:0".into(),
         database_url: database_url.to_owned(),
         no_demo: !opts.demo,
+        // Tests make their own jobs.
+        no_demo_history: true,
         refresh_secs: 1,
         workers: Some(2),
         notify_webhook: opts.webhook,
