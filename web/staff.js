@@ -177,11 +177,37 @@ const Staff = (() => {
     go();
   }
 
+  /** Fetches `path` with the session's token and saves the answer as
+   *  `filename`: a plain link cannot carry the token (it must not go into
+   *  a URL), so the file goes through a Blob. */
+  async function download(path, filename, accept) {
+    const headers = { Accept: accept || "*/*" };
+    const t = token();
+    if (t) headers.Authorization = "Bearer " + t;
+    let res;
+    try {
+      res = await fetch(path, { headers });
+    } catch (e) {
+      throw new ApiError(0, { error: { code: "unavailable", message: String(e) } });
+    }
+    if (!res.ok) {
+      if (res.status === 401) logout();
+      throw new ApiError(res.status, await res.json().catch(() => null));
+    }
+    const url = URL.createObjectURL(await res.blob());
+    const a = el("a", { href: url, download: filename, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    // Some browsers read the Blob after click() returns.
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+
   function newKey() {
     return (crypto.randomUUID && crypto.randomUUID()) ||
       Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
-  return { api, ApiError, session, token, logout, time, day, km, el, newKey,
+  return { api, ApiError, session, token, logout, time, day, km, el, newKey, download,
            STATUS, SLA, WARRANTY, PRODUCTS, REJECT };
 })();

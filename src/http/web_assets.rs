@@ -23,6 +23,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/survey",
             web::get().to(|| async { public_page("survey.html") }),
         )
+        .route(
+            "/track",
+            web::get().to(|| async { public_page("track.html") }),
+        )
         .route("/{path:.*}", web::get().to(asset));
 }
 
