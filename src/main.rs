@@ -111,6 +111,20 @@ enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Make a demo job history over the demo network (deterministic for a
+    /// seed and the current day): the database must hold the demo network
+    /// and no jobs yet. `serve` does this on first start.
+    DemoHistory {
+        #[arg(long, default_value_t = repairnet::demo::history::DAYS)]
+        days: u32,
+        /// Jobs in all (default: 24 a day).
+        #[arg(long)]
+        jobs: Option<u32>,
+        #[arg(long, default_value_t = repairnet::demo::DEFAULT_SEED)]
+        seed: u64,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Regenerate the demo network files (deterministic for a seed).
     DemoData {
         #[arg(long, default_value = "data/demo")]
@@ -238,6 +252,43 @@ async fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?,
                 None => std::io::stdout().lock().write_all(text.as_bytes())?,
             }
+        }
+        Command::DemoHistory {
+            days,
+            jobs,
+            seed,
+            db,
+        } => {
+            let db = open_db(&db.url).await?;
+            repairnet::demo::load_demo_if_empty(&db).await?;
+            if store::jobs::any(&db).await? {
+                bail!("the database already holds jobs; a demo history goes into one without");
+            }
+            let days = days.max(1);
+            let per_day = jobs.map_or(repairnet::demo::history::PER_DAY, |j| j.div_ceil(days));
+            let index = std::sync::Arc::new(repairnet::network::SharedIndex::new(
+                repairnet::load_index(&db).await?,
+            ));
+            let ctx =
+                repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1))?;
+            let started = std::time::Instant::now();
+            let stats = repairnet::demo::history::load_history(
+                &db,
+                index,
+                ctx,
+                days,
+                per_day,
+                seed,
+                chrono::Utc::now(),
+            )
+            .await?;
+            eprintln!(
+                "demo history: {} jobs, {} events, {} open today, in {:.1} s",
+                stats.jobs,
+                stats.events,
+                stats.open,
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Migrate(db) => {
             open_db(&db.url).await?;

@@ -387,3 +387,81 @@ async fn the_command_line_report_has_the_apis_numbers() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("2026-W47"));
 }
+
+/// The demo history: the same for the same seed and end, plausible (some
+/// jobs still open, follow-ups, complaints), and the report counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_history_is_repeatable_and_feeds_the_report() {
+    use repairnet::demo::history::load_history;
+    let end: chrono::DateTime<chrono::Utc> = "2026-11-30T10:00:00Z".parse().unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let app = spawn_app().await;
+        let index = std::sync::Arc::new(repairnet::network::SharedIndex::new(
+            repairnet::load_index(&app.db).await.unwrap(),
+        ));
+        let ctx =
+            repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1))
+                .unwrap();
+        let stats = load_history(&app.db, index, ctx, 14, 12, 7, end)
+            .await
+            .unwrap();
+        let shape: Vec<(String, String)> = sqlx_rows(&app).await;
+        runs.push((app, stats, shape));
+    }
+    let (app, stats, shape) = &runs[0];
+    assert_eq!(stats, &runs[1].1);
+    assert_eq!(
+        shape, &runs[1].2,
+        "the same seed and end make the same history"
+    );
+    assert!(stats.jobs >= 160, "{stats:?}");
+    assert!(stats.open > 0 && stats.open < stats.jobs, "{stats:?}");
+    let statuses: BTreeSet<&str> = shape.iter().map(|(s, _)| s.as_str()).collect();
+    for s in ["closed", "assigned", "repairing"] {
+        assert!(statuses.contains(s), "no {s} job in {statuses:?}");
+    }
+    let manager = token(&app.db, Role::Manager).await;
+    let (st, r) = call(
+        app,
+        Method::GET,
+        "/api/v1/kpi?from=2026-11-16&to=2026-11-30",
+        &manager,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let net = row(&r, "network", None);
+    assert_eq!(
+        value(net, "jobs_opened").as_f64().unwrap() as usize,
+        stats.jobs
+    );
+    assert!(
+        value(net, "satisfaction_count").as_f64().unwrap() > 0.0,
+        "{net}"
+    );
+    assert!(
+        value(net, "on_time_repair_rate").as_f64().is_some(),
+        "{net}"
+    );
+    // Every entry the history posted says it is demo data.
+    assert!(
+        shape.iter().all(|(_, actors)| actors
+            .split(',')
+            .all(|a| a == "demo-history" || a == "system")),
+        "{shape:?}"
+    );
+}
+
+/// Per job in id order: its status and the actors of its entries.
+async fn sqlx_rows(app: &TestApp) -> Vec<(String, String)> {
+    let repairnet::store::Db::Sqlite(pool) = &app.db else {
+        unreachable!()
+    };
+    sqlx::query_as::<_, (String, String)>(
+        "SELECT j.status, group_concat(DISTINCT e.actor) FROM jobs j JOIN job_events e ON e.job_id = j.id GROUP BY j.id ORDER BY j.id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
