@@ -67,8 +67,10 @@ impl Application {
         )?;
         if loaded_demo && !settings.no_demo_history {
             let started = std::time::Instant::now();
+            tracing::info!("making the demo job history (once, on first start; about 20 s)");
+            let bulk = Db::connect_for_bulk(&settings.database_url).await?;
             let stats = demo::history::load_history(
-                &db,
+                &bulk,
                 index.clone(),
                 ctx.clone(),
                 demo::history::DAYS,
@@ -78,6 +80,7 @@ impl Application {
             )
             .await
             .context("making the demo history")?;
+            bulk.close().await;
             tracing::info!(
                 jobs = stats.jobs,
                 events = stats.events,

@@ -230,6 +230,7 @@ async fn main() -> anyhow::Result<()> {
                 region,
                 station_id,
                 granularity: repairnet::reports::kpi::Granularity::None,
+                stations: true,
             };
             let report = repairnet::reports::service::kpi_report(
                 &db,
@@ -259,7 +260,8 @@ async fn main() -> anyhow::Result<()> {
             seed,
             db,
         } => {
-            let db = open_db(&db.url).await?;
+            let url = db.url;
+            let db = open_db(&url).await?;
             repairnet::demo::load_demo_if_empty(&db).await?;
             if store::jobs::any(&db).await? {
                 bail!("the database already holds jobs; a demo history goes into one without");
@@ -272,8 +274,9 @@ async fn main() -> anyhow::Result<()> {
             let ctx =
                 repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1))?;
             let started = std::time::Instant::now();
+            let bulk = Db::connect_for_bulk(&url).await?;
             let stats = repairnet::demo::history::load_history(
-                &db,
+                &bulk,
                 index,
                 ctx,
                 days,
@@ -282,6 +285,7 @@ async fn main() -> anyhow::Result<()> {
                 chrono::Utc::now(),
             )
             .await?;
+            bulk.close().await;
             eprintln!(
                 "demo history: {} jobs, {} events, {} open today, in {:.1} s",
                 stats.jobs,

@@ -230,6 +230,8 @@ pub struct JobQuery {
     pub filter: JobFilter,
     /// Only jobs whose SLA is in warning or breached.
     pub at_risk_only: bool,
+    /// Only jobs carrying this task (e.g. `recontact_customer`).
+    pub task: Option<String>,
 }
 
 /// A page of the change feed: the changes in order and where to go on.
@@ -544,13 +546,16 @@ impl DispatchService {
             });
         };
         let now = self.now();
+        // Risk and tasks are computed, not stored: such a listing reads
+        // pages until it has enough.
+        let scanning = q.at_risk_only || q.task.is_some();
         let mut items = Vec::new();
         let mut after_id = q.filter.after_id;
         let mut next_cursor = None;
         loop {
             let f = JobFilter {
                 after_id,
-                limit: if q.at_risk_only { 500 } else { limit + 1 },
+                limit: if scanning { 500 } else { limit + 1 },
                 ..scoped.clone()
             };
             let jobs = store_jobs::list(&self.db, &f).await?;
@@ -572,7 +577,10 @@ impl DispatchService {
                     name,
                     now,
                 );
-                if q.at_risk_only && !v.at_risk() {
+                let has_task = |t: &str| v.tasks.iter().any(|x| x["task"] == t);
+                if (q.at_risk_only && !v.at_risk())
+                    || q.task.as_deref().is_some_and(|t| !has_task(t))
+                {
                     after_id = Some(id);
                     continue;
                 }
@@ -583,7 +591,7 @@ impl DispatchService {
                 items.push(v);
                 after_id = Some(id);
             }
-            if next_cursor.is_some() || exhausted || !q.at_risk_only {
+            if next_cursor.is_some() || exhausted || !scanning {
                 break;
             }
         }

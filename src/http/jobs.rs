@@ -139,6 +139,9 @@ struct JobListParams {
     summary: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
+    /// Only jobs carrying this task: `notify_customer_of_delay`,
+    /// `mail_back` or `recontact_customer` (a complaint not yet called back).
+    task: Option<String>,
 }
 
 fn statuses(f: &mut Fields, list: Option<&str>) -> Vec<JobStatus> {
@@ -191,6 +194,21 @@ async fn list_jobs(
             )),
         })
         .unwrap_or(false);
+    let task = f.opt("task", p.task.as_deref(), |v| {
+        const TASKS: [&str; 3] = [
+            "notify_customer_of_delay",
+            "mail_back",
+            "recontact_customer",
+        ];
+        if TASKS.contains(&v) {
+            Ok(v.to_owned())
+        } else {
+            Err(FieldError::new(
+                "task",
+                format!("task must be one of {}, got {v:?}", TASKS.join(", ")),
+            ))
+        }
+    });
     let phone = f.opt("phone", p.phone.as_deref(), Phone::parse);
     let summary = f
         .opt("summary", p.summary.as_deref(), |v| {
@@ -217,6 +235,7 @@ async fn list_jobs(
             limit,
         },
         at_risk_only,
+        task,
     };
     let mut page = state.dispatch.list_jobs(&who, &q).await?;
     if summary {

@@ -149,7 +149,7 @@ pub fn server(
             .wrap(ErrorHandlers::new().default_handler(jsonify_errors))
             .wrap(Compress::default())
             .wrap(actix_web::middleware::from_fn(ops::record_metrics))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::telemetry::PathOnlySpan>::new())
             .configure(move |cfg| configure(cfg, state))
             .default_service(web::to(not_found))
     })

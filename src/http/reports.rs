@@ -35,6 +35,8 @@ struct KpiParams {
     granularity: Option<String>,
     /// `json` (default) or `csv` (UTF-8 with a BOM).
     format: Option<String>,
+    /// `false` leaves the station rows out (trend charts); default `true`.
+    stations: Option<String>,
 }
 
 /// KPIs per network, region and station with their targets and status
@@ -60,6 +62,9 @@ async fn kpi(
         v.parse::<Granularity>()
             .map_err(|e| crate::basic::FieldError::new("granularity", e.message))
     });
+    let stations = f.opt("stations", p.stations.as_deref(), |v| {
+        crate::network::query::parse_bool("stations", v)
+    });
     let csv = match p.format.as_deref().map(str::trim) {
         None | Some("json") => false,
         Some("csv") => true,
@@ -79,6 +84,7 @@ async fn kpi(
         region,
         station_id,
         granularity: granularity.unwrap_or(Granularity::None),
+        stations: stations.unwrap_or(true),
     };
     let ctx = state.dispatch.context();
     let report = service::kpi_report(

@@ -33,6 +33,8 @@ pub struct KpiQuery {
     pub region: Option<Region>,
     pub station_id: Option<StationId>,
     pub granularity: Granularity,
+    /// Station rows too (trend charts need only the network and regions).
+    pub stations: bool,
 }
 
 /// A KPI's value against its target.
@@ -143,6 +145,7 @@ pub async fn kpi_report(
     }
     let stations: Vec<(StationId, String, Region)> = snapshot
         .iter()
+        .filter(|_| q.stations || station.is_some())
         .filter(|s| {
             station
                 .as_ref()

@@ -115,12 +115,20 @@ async fn click(c: &Client, css: &str) {
         ),
     )
     .await;
-    c.find(Locator::Css(css))
-        .await
-        .expect("the element")
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    // The card may be rebuilt between finding the button and clicking it
+    // (a refresh landing then): find it again, a few times.
+    let mut last = None;
+    for _ in 0..5 {
+        match c.find(Locator::Css(css)).await {
+            Ok(e) => match e.click().await {
+                Ok(()) => return,
+                Err(err) => last = Some(err.to_string()),
+            },
+            Err(err) => last = Some(err.to_string()),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("click {css}: {}", last.unwrap_or_default());
 }
 
 fn action(code: &str, event: &str) -> String {

@@ -193,6 +193,22 @@ async fn a_manager_reads_the_week_per_region_and_station_within_scope() {
         .unwrap();
     assert_eq!(value(wed, "jobs_opened"), 3.0);
 
+    // Trends leave the stations out when asked.
+    let (st, t) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/kpi?{WEEK}&granularity=week&stations=false"),
+        &manager,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        t["rows"].as_array().unwrap().len(),
+        8,
+        "the network and seven regions, one week"
+    );
+
     // CSV: a BOM, a header, one line per row and KPI.
     let res = app
         .client

@@ -517,6 +517,24 @@ async fn the_survey_records_a_score_once_and_a_low_one_is_a_complaint() {
     assert_eq!(f["data"]["comment"], "等了很久");
     assert!(tasks(&j).contains(&"recontact_customer".to_owned()), "{j}");
 
+    let listed = |v: &Value| -> Vec<i64> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_i64().unwrap())
+            .collect()
+    };
+    let (st, open) = call(
+        &app,
+        Method::GET,
+        "/api/v1/jobs?task=recontact_customer",
+        &agent,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{open}");
+    assert_eq!(listed(&open), [id]);
     let path = format!("/api/v1/jobs/{id}/recontact");
     let (st, v) = call(
         &app,
@@ -537,6 +555,24 @@ async fn the_survey_records_a_score_once_and_a_low_one_is_a_complaint() {
     .await;
     assert_eq!(st, 200, "{v}");
     assert!(!tasks(&v).contains(&"recontact_customer".to_owned()), "{v}");
+    let (_, open) = call(
+        &app,
+        Method::GET,
+        "/api/v1/jobs?task=recontact_customer",
+        &agent,
+        None,
+    )
+    .await;
+    assert!(listed(&open).is_empty(), "{open}");
+    let (st, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/jobs?task=call_everyone",
+        &agent,
+        None,
+    )
+    .await;
+    assert_eq!(st, 400);
     let (st, v) = call(
         &app,
         Method::POST,
@@ -562,4 +598,92 @@ async fn send_survey(app: &TestApp, b: Value) -> (u16, Value) {
         .unwrap();
     let st = res.status().as_u16();
     (st, res.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+/// The real binary's logs, with a webhook and a caller looked up by phone:
+/// the phone number never appears, the delivery line shows its last four.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_numbers_never_reach_the_logs() {
+    let gw = Gateway::start(0);
+    let url = fresh_database(Backend::Sqlite).await.unwrap();
+    let bin = env!("CARGO_BIN_EXE_repairnet");
+    let out = std::process::Command::new(bin)
+        .args(["token", "create", "--role", "agent", "--database", &url])
+        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let agent = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let port = crate::web::free_port();
+    let log = std::env::temp_dir().join(format!("repairnet-log-{port}.txt"));
+    let mut server = std::process::Command::new(bin)
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            &url,
+        ])
+        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
+        .env("REPAIRNET_NOTIFY_WEBHOOK", &gw.url)
+        .env(
+            "RUST_LOG",
+            "debug,sqlx=warn,hyper=warn,reqwest=warn,h2=warn,rustls=warn",
+        )
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let ready = || async { http.get(format!("{base}/healthz")).send().await.is_ok() };
+    until("the server to listen", ready).await;
+    let res = http
+        .post(format!("{base}/api/v1/jobs"))
+        .bearer_auth(&agent)
+        .json(&carry_in("13987654321"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let res = http
+        .get(format!("{base}/api/v1/jobs?phone=13987654321"))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    until("the message", || async { !gw.accepted().is_empty() }).await;
+    // The delivery is logged after the gateway answers.
+    until("the delivery log line", || async {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("message delivered")
+    })
+    .await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("13987654321"), "a phone number in the logs");
+    assert!(
+        !text.contains("87654321"),
+        "most of a phone number in the logs"
+    );
+    assert!(
+        text.contains("***4321"),
+        "the delivery line names the last four digits"
+    );
+    assert!(
+        text.contains("path=/api/v1/jobs"),
+        "requests are logged by path"
+    );
+    assert_eq!(
+        gw.accepted()[0]["to"],
+        "13987654321",
+        "the gateway gets the number"
+    );
 }
