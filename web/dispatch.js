@@ -170,7 +170,7 @@
     } else {
       els.map.classList.add("no-tiles");
     }
-    drawGraticule();
+    Staff.graticule(map);
     const note = L.control({ position: "bottomleft" });
     note.onAdd = () => el("div", { class: "tiles-note" }, "底图不可用，仅显示工单与网点");
     note.addTo(map);
@@ -191,23 +191,6 @@
   }
 
   // A faint 5-degree grid with labels: some bearings when tiles are missing.
-  function drawGraticule() {
-    const grid = L.layerGroup();
-    const style = { color: "#9aa9b5", weight: 1, opacity: 0.5, interactive: false, dashArray: "2 4" };
-    const label = (at, text, anchor) => L.marker(at, {
-      interactive: false, keyboard: false,
-      icon: L.divIcon({ className: "grid-label", html: el("span", null, text), iconSize: [44, 14], iconAnchor: anchor }),
-    }).addTo(grid);
-    for (let lat = 15; lat <= 55; lat += 5) {
-      L.polyline([[lat, 70], [lat, 140]], style).addTo(grid);
-      if (lat > 15 && lat % 10 === 0) label([lat, 70], lat + "°N", [-3, 14]);
-    }
-    for (let lon = 70; lon <= 140; lon += 5) {
-      L.polyline([[15, lon], [55, lon]], style).addTo(grid);
-      if (lon % 10 === 0) label([15, lon], lon + "°E", [-3, -2]);
-    }
-    grid.addTo(map);
-  }
 
   /** A cluster shows its count inside a ring whose arcs are the shares of
    *  breached, warning, on-track and paused jobs (the ring is built fresh

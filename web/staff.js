@@ -105,6 +105,26 @@ const Staff = (() => {
   function km(m) { return m == null ? "—" : (m / 1000).toFixed(m < 10000 ? 1 : 0) + " km"; }
 
   /** `el("p", {class: "x", dataset: {code}}, "text", child)`: text only. */
+  /** A faint 5° latitude/longitude grid over China, so a map without
+   *  reachable tiles still shows where things are. */
+  function graticule(map) {
+    const grid = L.layerGroup();
+    const style = { color: "#9aa9b5", weight: 1, opacity: 0.5, interactive: false, dashArray: "2 4" };
+    const label = (at, text, anchor) => L.marker(at, {
+      interactive: false, keyboard: false,
+      icon: L.divIcon({ className: "grid-label", html: el("span", null, text), iconSize: [44, 14], iconAnchor: anchor }),
+    }).addTo(grid);
+    for (let lat = 15; lat <= 55; lat += 5) {
+      L.polyline([[lat, 70], [lat, 140]], style).addTo(grid);
+      if (lat > 15 && lat % 10 === 0) label([lat, 70], lat + "°N", [-3, 14]);
+    }
+    for (let lon = 70; lon <= 140; lon += 5) {
+      L.polyline([[15, lon], [55, lon]], style).addTo(grid);
+      if (lon % 10 === 0) label([15, lon], lon + "°E", [-3, -2]);
+    }
+    grid.addTo(map);
+  }
+
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -208,6 +228,6 @@ const Staff = (() => {
       Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
-  return { api, ApiError, session, token, logout, time, day, km, el, newKey, download,
+  return { api, ApiError, graticule, session, token, logout, time, day, km, el, newKey, download,
            STATUS, SLA, WARRANTY, PRODUCTS, REJECT };
 })();

@@ -116,38 +116,23 @@ async fn a_technicians_day_is_ordered_and_events_replay_safely() {
     // The same en_route sent twice with one key: one audit entry.
     let id = visits[0]["job"]["id"].as_i64().unwrap();
     let events = format!("/api/v1/jobs/{id}/events");
-    for _ in 0..2 {
-        let res = app
-            .client
-            .post(app.url(&events))
-            .bearer_auth(&me)
-            .header("Idempotency-Key", "tech-1-en-route")
-            .json(&json!({"event": "en_route"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 200);
+    for (key, body) in [
+        (Some("tech-1-en-route"), json!({"event": "en_route"})),
+        (Some("tech-1-en-route"), json!({"event": "en_route"})),
+        (Some("tech-1-on-site"), json!({"event": "on_site"})),
+    ] {
+        let (st, v) = post_keyed(&app, &me, &events, key, body).await;
+        assert_eq!(st, 200, "{v}");
     }
-    let res = app
-        .client
-        .post(app.url(&events))
-        .bearer_auth(&me)
-        .header("Idempotency-Key", "tech-1-on-site")
-        .json(&json!({"event": "on_site"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let res = app
-        .client
-        .post(app.url(&events))
-        .bearer_auth(&me)
-        .json(&json!({"event": "repaired", "note": "更换电源适配器"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let j: Value = res.json().await.unwrap();
+    let (st, j) = post_keyed(
+        &app,
+        &me,
+        &events,
+        None,
+        json!({"event": "repaired", "note": "更换电源适配器"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{j}");
     let names: Vec<&str> = j["events"]
         .as_array()
         .unwrap()
@@ -183,4 +168,25 @@ async fn a_technicians_day_is_ordered_and_events_replay_safely() {
     )
     .await;
     assert_eq!(after["status"], "repaired");
+}
+
+/// A POST with an optional `Idempotency-Key`: the status and the answer.
+async fn post_keyed(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let mut req = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let res = req.send().await.unwrap();
+    let st = res.status().as_u16();
+    (st, res.json().await.unwrap_or(Value::Null))
 }
