@@ -627,8 +627,9 @@ pub async fn last_seq(db: &Db) -> Result<i64> {
 
 /// The jobs a report over `[from, to)` needs, with their audit entries:
 /// every job opened before `to` that changed at or after `from` (so had an
-/// entry in or after the period) or still waits for pickup (the backlog is
-/// a stock); limited to a region or a station when given.
+/// entry in or after the period) or is still open (a deadline or the
+/// pickup backlog may fall in the period with no entry in it); limited to
+/// a region or a station when given.
 pub async fn report_histories(
     db: &Db,
     region: Option<Region>,
@@ -640,7 +641,7 @@ pub async fn report_histories(
         let mut q = QueryBuilder::new(format!(
             "SELECT {COLUMNS} FROM jobs WHERE created_at < "));
         q.push_bind(to).push(" AND (updated_at >= ").push_bind(from)
-            .push(" OR status IN ('ready_for_pickup', 'notified'))");
+            .push(" OR status NOT IN ('closed', 'cancelled', 'repaired', 'picked_up', 'mailed_back'))");
         if let Some(r) = region {
             q.push(" AND region = ").push_bind(r.code());
         }

@@ -69,6 +69,19 @@ async fn a_manager_reads_the_week_per_region_and_station_within_scope() {
     let agent = token(&app.db, Role::Agent).await;
     let dispatcher = token(&app.db, Role::Dispatcher).await;
     let manager = token(&app.db, Role::Manager).await;
+    // A carry-in job of the week before, untouched since: its repair
+    // deadline (7 days) falls in this week with no entry in it.
+    clock.set("2026-11-17T02:00:00Z".parse().unwrap());
+    let (st, old) = call(
+        &app,
+        Method::POST,
+        "/api/v1/jobs",
+        &agent,
+        Some(job("carry_in", "北京市朝阳区建国路88号", "13800000009")),
+    )
+    .await;
+    assert_eq!(st, 201, "{old}");
+    clock.set(WEDNESDAY.parse().unwrap());
     let (st, a) = call(
         &app,
         Method::POST,
@@ -141,6 +154,13 @@ async fn a_manager_reads_the_week_per_region_and_station_within_scope() {
     assert_eq!(net["kpis"]["on_time_repair_rate"]["target"], 0.95);
     assert_eq!(net["kpis"]["on_time_repair_rate"]["status"], "met");
     assert_eq!(net["kpis"]["jobs_opened"]["status"], Value::Null);
+    assert_eq!(
+        value(net, "sla_breaches"),
+        1.0,
+        "the old job's deadline fell in the week"
+    );
+    assert_eq!(value(row(&r, "region", Some("north")), "sla_breaches"), 1.0);
+    assert_eq!(value(row(&r, "region", Some("north")), "jobs_opened"), 0.0);
     let sw = row(&r, "region", Some("southwest"));
     assert_eq!(value(sw, "jobs_opened"), 2.0);
     assert_eq!(value(row(&r, "region", Some("east")), "jobs_opened"), 1.0);
