@@ -49,6 +49,8 @@ use crate::basic::string_enum;
 use crate::dispatch::job::{EventName, EventRecord, Job};
 use crate::dispatch::model::JobKind;
 use crate::dispatch::state::JobStatus;
+use crate::network::StationId;
+use crate::places::Region;
 
 string_enum!(
     /// The KPIs of the contract.
@@ -191,6 +193,60 @@ pub fn parse_period(s: &str) -> Result<(NaiveDate, NaiveDate), String> {
     Ok((first, next.ok_or_else(bad)? - Duration::days(1)))
 }
 
+/// What a report reads of a job: a few columns, none of its documents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobLine {
+    pub id: i64,
+    pub kind: JobKind,
+    pub region: Option<Region>,
+    pub station_id: Option<StationId>,
+    pub created_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub first_visit_due_at: Option<DateTime<Utc>>,
+    pub booked_day: Option<NaiveDate>,
+}
+
+impl From<&Job> for JobLine {
+    fn from(j: &Job) -> Self {
+        JobLine {
+            id: j.id.0,
+            kind: j.kind,
+            region: j.region,
+            station_id: j.station_id.clone(),
+            created_at: j.created_at,
+            due_at: j.due_at,
+            first_visit_due_at: j.first_visit_due_at,
+            booked_day: j.booked_day,
+        }
+    }
+}
+
+/// What a report reads of an audit entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryLine {
+    pub at: DateTime<Utc>,
+    pub event: EventName,
+    pub to_status: JobStatus,
+    /// A follow-up's score.
+    pub satisfaction: Option<u8>,
+}
+
+impl From<&EventRecord> for EntryLine {
+    fn from(e: &EventRecord) -> Self {
+        EntryLine {
+            at: e.at,
+            event: e.event,
+            to_status: e.to_status,
+            satisfaction: e
+                .data
+                .as_ref()
+                .and_then(|d| d.get("satisfaction"))
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|s| u8::try_from(s).ok()),
+        }
+    }
+}
+
 /// What the KPIs need of one job, read once from its history.
 #[derive(Debug, Clone)]
 pub struct Facts {
@@ -215,7 +271,7 @@ pub struct Facts {
 }
 
 impl Facts {
-    pub fn of(job: &Job, events: &[EventRecord], now: DateTime<Utc>) -> Facts {
+    pub fn of(job: &JobLine, events: &[EntryLine], now: DateTime<Utc>) -> Facts {
         let mut f = Facts {
             kind: job.kind,
             created_at: job.created_at,
@@ -250,13 +306,7 @@ impl Facts {
                 EventName::LateNotice => first(&mut f.late_notice_at),
                 EventName::Recontacted => first(&mut f.recontacted_at),
                 EventName::FollowUp => {
-                    let score = e
-                        .data
-                        .as_ref()
-                        .and_then(|d| d.get("satisfaction"))
-                        .and_then(serde_json::Value::as_u64)
-                        .and_then(|s| u8::try_from(s).ok());
-                    if let (None, Some(s)) = (f.follow_up, score) {
+                    if let (None, Some(s)) = (f.follow_up, e.satisfaction) {
                         f.follow_up = Some((e.at, s));
                     }
                 }
@@ -531,7 +581,6 @@ mod tests {
     use crate::dispatch::warranty::{self, WarrantyInput};
     use crate::dispatch::Policy;
     use crate::network::Product;
-    use crate::places::Region;
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -603,6 +652,11 @@ mod tests {
             .with_data(serde_json::json!({"satisfaction": score}))
     }
 
+    fn facts(j: &Job, h: &[EventRecord], now: DateTime<Utc>) -> Facts {
+        let lines: Vec<EntryLine> = h.iter().map(EntryLine::from).collect();
+        Facts::of(&JobLine::from(j), &lines, now)
+    }
+
     /// Six jobs around the week of Mon 23 – Sun 29 November 2026
     /// (Asia/Shanghai), every KPI's answer worked out by hand below.
     fn week_of_six() -> Vec<Facts> {
@@ -627,7 +681,7 @@ mod tests {
         ]);
         h1.push(follow_up("2026-11-24T02:00:00Z", S::Repaired, 5));
         h1.extend(history(&[("2026-11-24T03:00:00Z", E::Closed, S::Closed)]));
-        out.push(Facts::of(&j1, &h1, now));
+        out.push(facts(&j1, &h1, now));
         // J2 on-site: reached after 10 h (late: due 10:00), on hold 24 h
         // after arriving, repaired; 2 stars (a complaint), called back.
         let j2 = job(
@@ -652,7 +706,7 @@ mod tests {
             E::Recontacted,
             S::Repaired,
         )]));
-        out.push(Facts::of(&j2, &h2, now));
+        out.push(facts(&j2, &h2, now));
         // J3 carry-in: ready for pickup on the 27th, still waiting at the week's end.
         let j3 = job(
             JobKind::CarryIn,
@@ -666,7 +720,7 @@ mod tests {
             ("2026-11-25T03:00:00Z", E::Repairing, S::Repairing),
             ("2026-11-27T02:00:00Z", E::ReadyForPickup, S::ReadyForPickup),
         ]);
-        out.push(Facts::of(&j3, &h3, now));
+        out.push(facts(&j3, &h3, now));
         // J4 on-site: cancelled an hour after opening (before its deadlines).
         let j4 = job(
             JobKind::Onsite,
@@ -679,7 +733,7 @@ mod tests {
             ("2026-11-26T02:00:00Z", E::Created, S::New),
             ("2026-11-26T03:00:00Z", E::Cancelled, S::Cancelled),
         ]);
-        out.push(Facts::of(&j4, &h4, now));
+        out.push(facts(&j4, &h4, now));
         // J5 carry-in from the week before: told it would be late, missed
         // its repair deadline on the 24th, picked up on the 28th.
         let j5 = job(
@@ -697,7 +751,7 @@ mod tests {
             ("2026-11-28T02:00:00Z", E::Notified, S::Notified),
             ("2026-11-28T06:00:00Z", E::PickedUp, S::PickedUp),
         ]);
-        out.push(Facts::of(&j5, &h5, now));
+        out.push(facts(&j5, &h5, now));
         // J6 carry-in from early November, mailed back on the 24th.
         let j6 = job(
             JobKind::CarryIn,
@@ -714,7 +768,7 @@ mod tests {
             ("2026-11-16T02:00:00Z", E::Notified, S::Notified),
             ("2026-11-24T02:00:00Z", E::MailedBack, S::MailedBack),
         ]);
-        out.push(Facts::of(&j6, &h6, now));
+        out.push(facts(&j6, &h6, now));
         out
     }
 

@@ -130,9 +130,9 @@ pub async fn kpi_report(
     let (Some(first), Some(last)) = (periods.first(), periods.last()) else {
         return Err(ReportError::Invalid("empty period".into()));
     };
-    let histories =
-        store_jobs::report_histories(db, region, station.as_ref(), first.start, last.end).await?;
-    let facts: Vec<(Option<Region>, Option<StationId>, Facts)> = histories
+    let lines =
+        store_jobs::report_lines(db, region, station.as_ref(), first.start, last.end).await?;
+    let facts: Vec<(Option<Region>, Option<StationId>, Facts)> = lines
         .iter()
         .map(|(j, e)| (j.region, j.station_id.clone(), Facts::of(j, e, now)))
         .collect();

@@ -22,6 +22,7 @@ use crate::dispatch::warranty::WarrantyInput;
 use crate::network::StationId;
 use crate::notify::MessageDraft;
 use crate::places::Region;
+use crate::reports::kpi::{EntryLine, JobLine};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 struct JobRow {
@@ -625,40 +626,112 @@ pub async fn last_seq(db: &Db) -> Result<i64> {
     )
 }
 
-/// The jobs a report over `[from, to)` needs, with their audit entries:
-/// every job opened before `to` that changed at or after `from` (so had an
-/// entry in or after the period) or is still open (a deadline or the
-/// pickup backlog may fall in the period with no entry in it); limited to
-/// a region or a station when given.
-pub async fn report_histories(
+/// The jobs a report over `[from, to)` needs, as [`JobLine`]s with their
+/// entries as [`EntryLine`]s (a few columns, none of the documents: the
+/// report reads many jobs): every job opened before `to` that changed at
+/// or after `from` (so had an entry in or after the period) or is still
+/// open (a deadline or the pickup backlog may fall in the period with no
+/// entry in it); limited to a region or a station when given.
+pub async fn report_lines(
     db: &Db,
     region: Option<Region>,
     station_id: Option<&StationId>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<(Job, Vec<EventRecord>)>> {
-    let rows = on_db!(db, p => {
-        let mut q = QueryBuilder::new(format!(
-            "SELECT {COLUMNS} FROM jobs WHERE created_at < "));
-        q.push_bind(to).push(" AND (updated_at >= ").push_bind(from)
-            .push(" OR status NOT IN ('closed', 'cancelled', 'repaired', 'picked_up', 'mailed_back'))");
-        if let Some(r) = region {
-            q.push(" AND region = ").push_bind(r.code());
-        }
-        if let Some(s) = station_id {
-            q.push(" AND station_id = ").push_bind(s.as_str());
-        }
-        q.push(" ORDER BY id");
-        q.build_query_as::<JobRow>().fetch_all(p).await
+) -> Result<Vec<(JobLine, Vec<EntryLine>)>> {
+    type Line = (
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+        DateTime<Utc>,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        Option<String>,
+    );
+    type Entry = (i64, DateTime<Utc>, String, String, Option<String>);
+    let (jobs, entries): (Vec<Line>, Vec<Entry>) = on_db!(db, p => {
+        // Defined per backend: the builder's type differs.
+        let filter = |q: &mut QueryBuilder<'_, _>| {
+            q.push(" WHERE j.created_at < ").push_bind(to).push(" AND (j.updated_at >= ").push_bind(from)
+                .push(" OR j.status NOT IN ('closed', 'cancelled', 'repaired', 'picked_up', 'mailed_back'))");
+            if let Some(r) = region {
+                q.push(" AND j.region = ").push_bind(r.code());
+            }
+            if let Some(s) = station_id {
+                q.push(" AND j.station_id = ").push_bind(s.as_str().to_owned());
+            }
+        };
+        let mut q = QueryBuilder::new(
+            "SELECT j.id, j.kind, j.region, j.station_id, j.created_at, j.due_at, j.first_visit_due_at, j.booked_day FROM jobs j");
+        filter(&mut q);
+        q.push(" ORDER BY j.id");
+        let jobs = q.build_query_as::<Line>().fetch_all(p).await?;
+        // Only a follow-up's details are read (its score).
+        let mut q = QueryBuilder::new(
+            "SELECT e.job_id, e.at, e.event, e.to_status, CASE WHEN e.event = 'follow_up' THEN e.data END \
+             FROM job_events e JOIN jobs j ON j.id = e.job_id");
+        filter(&mut q);
+        q.push(" ORDER BY e.job_id, e.id");
+        let entries = q.build_query_as::<Entry>().fetch_all(p).await?;
+        Ok::<_, sqlx::Error>((jobs, entries))
     })?;
-    let jobs = typed(rows)?;
-    let mut out = Vec::with_capacity(jobs.len());
-    for chunk in jobs.chunks(500) {
-        let ids: Vec<JobId> = chunk.iter().map(|j| j.id).collect();
-        let mut events = events_of(db, &ids).await?;
-        for j in chunk {
-            let e = events.remove(&j.id).unwrap_or_default();
-            out.push((j.clone(), e));
+    let mut out: Vec<(JobLine, Vec<EntryLine>)> = Vec::with_capacity(jobs.len());
+    for (id, kind, region, station, created_at, due_at, fv_due, booked) in jobs {
+        let mut f = Fields::new();
+        let kind = f.take_as("kind", kind.parse::<JobKind>());
+        let region = region.and_then(|r| f.take_as("region", r.parse::<Region>()));
+        let station_id = station.and_then(|s| f.take_as("station_id", StationId::parse(&s)));
+        let booked_day = booked.and_then(|d| f.take(date("booked_day", &d)));
+        match kind {
+            Some(kind) if f.is_empty() => out.push((
+                JobLine {
+                    id,
+                    kind,
+                    region,
+                    station_id,
+                    created_at,
+                    due_at,
+                    first_visit_due_at: fv_due,
+                    booked_day,
+                },
+                Vec::new(),
+            )),
+            _ => return Err(StoreError::corrupt(&format!("job {id}"), &f.into_errors())),
+        }
+    }
+    // Both lists are in job id order: walk them together.
+    let mut at = 0;
+    for (job_id, when, event, to_status, data) in entries {
+        while at < out.len() && out[at].0.id < job_id {
+            at += 1;
+        }
+        let Some((job, lines)) = out.get_mut(at).filter(|(j, _)| j.id == job_id) else {
+            continue;
+        };
+        let mut f = Fields::new();
+        let event = f.take_as("event", event.parse::<EventName>());
+        let to_status = f.take_as("to_status", to_status.parse::<JobStatus>());
+        let satisfaction = data
+            .as_deref()
+            .and_then(|d| f.take(json_field::<Map<String, Value>>("data", d)))
+            .and_then(|d| d.get("satisfaction").and_then(Value::as_u64))
+            .and_then(|s| u8::try_from(s).ok());
+        match (event, to_status) {
+            (Some(event), Some(to_status)) if f.is_empty() => {
+                lines.push(EntryLine {
+                    at: when,
+                    event,
+                    to_status,
+                    satisfaction,
+                });
+            }
+            _ => {
+                return Err(StoreError::corrupt(
+                    &format!("an entry of job {}", job.id),
+                    &f.into_errors(),
+                ))
+            }
         }
     }
     Ok(out)
