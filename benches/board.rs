@@ -29,7 +29,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use repairnet::auth::{hash_token, new_token, Role, Scope};
+use repairnet::auth::{Role, Scope};
 use repairnet::config::Settings;
 use repairnet::store::{tokens, Db};
 use repairnet::Application;
@@ -103,20 +103,10 @@ async fn browser() -> (Chromedriver, String, Client) {
 }
 
 async fn token(db: &Db, role: Role) -> String {
-    let t = new_token();
-    tokens::insert(
-        db,
-        &tokens::NewToken {
-            hash: &hash_token(&t),
-            role,
-            scope: Scope::All,
-            label: "bench",
-            expires_at: None,
-        },
-    )
-    .await
-    .expect("token");
-    t
+    tokens::issue(db, role, Scope::All, "bench", None)
+        .await
+        .expect("token")
+        .0
 }
 
 /// On-site stations that repair notebooks: the places jobs are put near.

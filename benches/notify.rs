@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use futures_util::StreamExt;
-use repairnet::auth::{hash_token, new_token, Role, Scope};
+use repairnet::auth::{Role, Scope};
 use repairnet::basic::{Clock, ManualClock};
 use repairnet::config::Settings;
 use repairnet::store::{tokens, Db};
@@ -41,20 +41,10 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 async fn token(db: &Db, role: Role) -> String {
-    let t = new_token();
-    tokens::insert(
-        db,
-        &tokens::NewToken {
-            hash: &hash_token(&t),
-            role,
-            scope: Scope::All,
-            label: "bench",
-            expires_at: None,
-        },
-    )
-    .await
-    .expect("token");
-    t
+    tokens::issue(db, role, Scope::All, "bench", None)
+        .await
+        .expect("token")
+        .0
 }
 
 async fn start(

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use repairnet::auth::{check_role_scope, hash_token, new_token, scope_from_flags, Role};
+use repairnet::auth::{check_role_scope, scope_from_flags, Role};
 use repairnet::config::{Settings, DEFAULT_DATABASE_URL};
 use repairnet::network::{export, import, query::NearestParams};
 use repairnet::places::{Crs, Gazetteer};
@@ -443,21 +443,10 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(message)?;
             check_role_scope(role, &scope).map_err(message)?;
             let db = open_db(&db.url).await?;
-            let token = new_token();
-            let hash = hash_token(&token);
             let expires_at =
                 expires_days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
-            let id = store::tokens::insert(
-                &db,
-                &store::tokens::NewToken {
-                    hash: &hash,
-                    role,
-                    scope: scope.clone(),
-                    label: &label,
-                    expires_at,
-                },
-            )
-            .await?;
+            let (token, id) =
+                store::tokens::issue(&db, role, scope.clone(), &label, expires_at).await?;
             println!("{token}");
             eprintln!("created a {role} token ({scope}), id {id}; it is shown only this once");
         }

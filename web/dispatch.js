@@ -156,24 +156,7 @@
 
   function initMap() {
     if (map) return;
-    const tiles = params.get("tiles") || els.map.dataset.tiles || "none";
-    const attribution = params.has("tiles") ? (params.get("attribution") || "") : (els.map.dataset.attribution || "");
-    map = L.map("map", { minZoom: 3, worldCopyJump: true, keyboard: true });
-    map.fitBounds(CHINA);
-    map.attributionControl.setPrefix(false);
-    if (tiles !== "none") {
-      let errors = 0;
-      L.tileLayer(tiles, { maxZoom: Number(els.map.dataset.maxZoom) || 18, attribution })
-        .on("tileerror", () => { errors += 1; if (errors === 4) els.map.classList.add("no-tiles"); })
-        .on("tileload", () => els.map.classList.remove("no-tiles"))
-        .addTo(map);
-    } else {
-      els.map.classList.add("no-tiles");
-    }
-    Staff.graticule(map);
-    const note = L.control({ position: "bottomleft" });
-    note.onAdd = () => el("div", { class: "tiles-note" }, "底图不可用，仅显示工单与网点");
-    note.addTo(map);
+    map = Staff.baseMap(els.map, params, "底图不可用，仅显示工单与网点", { worldCopyJump: true });
 
     stationLayer = L.layerGroup();
     planLayer = L.layerGroup().addTo(map);

@@ -608,24 +608,7 @@
 
   function initMap() {
     if (map) return;
-    const tiles = params.get("tiles") || els.map.dataset.tiles || "none";
-    const attribution = params.has("tiles") ? (params.get("attribution") || "") : (els.map.dataset.attribution || "");
-    map = L.map("map", { minZoom: 3, keyboard: true });
-    map.fitBounds([[18.0, 73.5], [53.6, 135.1]]);
-    map.attributionControl.setPrefix(false);
-    if (tiles !== "none") {
-      let errors = 0;
-      L.tileLayer(tiles, { maxZoom: Number(els.map.dataset.maxZoom) || 18, attribution })
-        .on("tileerror", () => { errors += 1; if (errors === 4) els.map.classList.add("no-tiles"); })
-        .on("tileload", () => els.map.classList.remove("no-tiles"))
-        .addTo(map);
-    } else {
-      els.map.classList.add("no-tiles");
-    }
-    Staff.graticule(map);
-    const note = L.control({ position: "bottomleft" });
-    note.onAdd = () => el("div", { class: "tiles-note" }, "底图不可用，仅显示网点");
-    note.addTo(map);
+    map = Staff.baseMap(els.map, params, "底图不可用，仅显示网点");
     const legend = L.control({ position: "topright" });
     legend.onAdd = () => el("div", { class: "map-legend", "aria-hidden": "true" },
       ...["met", "at_risk", "missed", "none"].map((s) => el("span", null,

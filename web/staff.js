@@ -105,6 +105,32 @@ const Staff = (() => {
   function km(m) { return m == null ? "—" : (m / 1000).toFixed(m < 10000 ? 1 : 0) + " km"; }
 
   /** `el("p", {class: "x", dataset: {code}}, "text", child)`: text only. */
+  /** A Leaflet map in `container` fitted to China: the tile layer the page
+   *  or its address configures (`data-tiles`, `?tiles=`; none by default),
+   *  marked `no-tiles` while tiles fail, the 5° grid under everything and
+   *  a note saying what is shown when there is no base map. */
+  function baseMap(container, params, noTilesNote, options) {
+    const tiles = params.get("tiles") || container.dataset.tiles || "none";
+    const attribution = params.has("tiles") ? (params.get("attribution") || "") : (container.dataset.attribution || "");
+    const map = L.map(container, { minZoom: 3, keyboard: true, ...options });
+    map.fitBounds([[18.0, 73.5], [53.6, 135.1]]);
+    map.attributionControl.setPrefix(false);
+    if (tiles !== "none") {
+      let errors = 0;
+      L.tileLayer(tiles, { maxZoom: Number(container.dataset.maxZoom) || 18, attribution })
+        .on("tileerror", () => { errors += 1; if (errors === 4) container.classList.add("no-tiles"); })
+        .on("tileload", () => container.classList.remove("no-tiles"))
+        .addTo(map);
+    } else {
+      container.classList.add("no-tiles");
+    }
+    graticule(map);
+    const note = L.control({ position: "bottomleft" });
+    note.onAdd = () => el("div", { class: "tiles-note" }, noTilesNote);
+    note.addTo(map);
+    return map;
+  }
+
   /** A faint 5° latitude/longitude grid over China, so a map without
    *  reachable tiles still shows where things are. */
   function graticule(map) {
@@ -228,6 +254,6 @@ const Staff = (() => {
       Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
-  return { api, ApiError, graticule, session, token, logout, time, day, km, el, newKey, download,
+  return { api, ApiError, baseMap, session, token, logout, time, day, km, el, newKey, download,
            STATUS, SLA, WARRANTY, PRODUCTS, REJECT };
 })();

@@ -1421,14 +1421,7 @@ impl DispatchService {
             now,
         )
         .with_data(json!({"fields": changed}));
-        next.updated_at = now;
-        self.commit(JobWrite::Update {
-            job: &next,
-            event: &event,
-            take: None,
-            give_back: None,
-        })
-        .await?;
+        self.commit_entry(next, &event).await?;
         self.reload(job.id).await
     }
 
@@ -1517,21 +1510,15 @@ impl DispatchService {
         .with_data(data);
         let mut next = job.clone();
         next.state = t.state;
-        next.updated_at = now;
-        self.commit(JobWrite::Update {
-            job: &next,
-            event: &record,
-            take: None,
-            give_back: None,
-        })
-        .await
-        .map_err(|e| match e {
-            DispatchError::Store(StoreError::StaleVersion) => DispatchError::Conflict {
-                code: "already_recorded",
-                message: "this repair has just been rated".into(),
-            },
-            other => other,
-        })?;
+        self.commit_entry(next, &record)
+            .await
+            .map_err(|e| match e {
+                DispatchError::Store(StoreError::StaleVersion) => DispatchError::Conflict {
+                    code: "already_recorded",
+                    message: "this repair has just been rated".into(),
+                },
+                other => other,
+            })?;
         tracing::info!(job = %job.id, score, "survey answered");
         Ok((self.reload(job.id).await?, score <= 2))
     }
@@ -1564,15 +1551,7 @@ impl DispatchService {
             now,
         )
         .with_data(json!({"note": note}));
-        let mut next = job.clone();
-        next.updated_at = now;
-        self.commit(JobWrite::Update {
-            job: &next,
-            event: &record,
-            take: None,
-            give_back: None,
-        })
-        .await?;
+        self.commit_entry(job.clone(), &record).await?;
         self.reload(job.id).await
     }
 
@@ -1653,8 +1632,7 @@ impl DispatchService {
         let record = EventRecord::new("system", name, Some(t.from), t.state.status, now);
         let mut next = job.clone();
         next.state = t.state;
-        next.updated_at = now;
-        self.write_if_current(&next, &record).await
+        self.write_if_current(next, &record).await
     }
 
     /// An audit entry by `system` that leaves the status as it is.
@@ -1666,21 +1644,25 @@ impl DispatchService {
     ) -> Result<bool> {
         let status = job.status();
         let record = EventRecord::new("system", name, Some(status), status, now);
-        let mut next = job.clone();
-        next.updated_at = now;
-        self.write_if_current(&next, &record).await
+        self.write_if_current(job.clone(), &record).await
     }
 
-    async fn write_if_current(&self, next: &Job, record: &EventRecord) -> Result<bool> {
-        match self
-            .commit(JobWrite::Update {
-                job: next,
-                event: record,
-                take: None,
-                give_back: None,
-            })
-            .await
-        {
+    /// `next` with one audit entry and no booking change, as of the entry's
+    /// instant, conditional on the version `next` was read at.
+    async fn commit_entry(&self, mut next: Job, entry: &EventRecord) -> Result<Booked<Written>> {
+        next.updated_at = entry.at;
+        self.commit(JobWrite::Update {
+            job: &next,
+            event: entry,
+            take: None,
+            give_back: None,
+        })
+        .await
+    }
+
+    /// [`Self::commit_entry`]; false when another writer got there first.
+    async fn write_if_current(&self, next: Job, entry: &EventRecord) -> Result<bool> {
+        match self.commit_entry(next, entry).await {
             Ok(_) => Ok(true),
             Err(DispatchError::Store(StoreError::StaleVersion)) => Ok(false),
             Err(e) => Err(e),
@@ -2119,8 +2101,7 @@ fn late_notice_due(
     if events.iter().any(|e| e.event == EventName::LateNotice) {
         return false;
     }
-    let v = job_view(ctx, job.clone(), events.to_vec(), None, now);
-    v.tasks
+    super::view::tasks(ctx, job, events, now)
         .iter()
         .any(|t| t["task"] == "notify_customer_of_delay")
 }

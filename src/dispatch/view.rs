@@ -52,6 +52,17 @@ impl JobView {
     }
 }
 
+/// The tasks `job` carries at `now` (what its read model lists), without
+/// building the rest of the read model.
+pub fn tasks(
+    ctx: &DispatchContext,
+    job: &Job,
+    events: &[EventRecord],
+    now: DateTime<Utc>,
+) -> Vec<Value> {
+    sla_view(ctx, job, events, now).1
+}
+
 /// The SLA clocks of `job` at `now` and the tasks they raise.
 fn sla_view(
     ctx: &DispatchContext,

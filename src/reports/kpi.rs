@@ -318,24 +318,12 @@ impl Facts {
             }
         }
         // Deadlines move by the time on hold before them (up to now).
+        let pauses = crate::dispatch::sla::pauses_from_history(&f.statuses);
         let held = |until: DateTime<Utc>| -> Duration {
-            let mut total = Duration::zero();
-            let mut since: Option<DateTime<Utc>> = None;
-            for &(at, s) in &f.statuses {
-                let at = at.min(until);
-                match (since, s.waits_on_customer()) {
-                    (None, true) => since = Some(at),
-                    (Some(a), false) => {
-                        total += at - a;
-                        since = None;
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(a) = since {
-                total += until - a;
-            }
-            total.max(Duration::zero())
+            pauses
+                .iter()
+                .map(|p| p.end.unwrap_or(until).min(until) - p.start.min(until))
+                .sum()
         };
         f.repair_due = job.due_at + held(f.completed_at.unwrap_or(now).min(now));
         f.first_visit_due = job

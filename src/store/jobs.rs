@@ -654,7 +654,7 @@ pub async fn report_lines(
         // Defined per backend: the builder's type differs.
         let filter = |q: &mut QueryBuilder<'_, _>| {
             q.push(" WHERE j.created_at < ").push_bind(to).push(" AND (j.updated_at >= ").push_bind(from)
-                .push(" OR j.status NOT IN ('closed', 'cancelled', 'repaired', 'picked_up', 'mailed_back'))");
+                .push(" OR j.status NOT IN ").push(NOT_OPEN).push(")");
             if let Some(r) = region {
                 q.push(" AND j.region = ").push_bind(r.code());
             }
@@ -737,10 +737,13 @@ pub async fn report_lines(
     Ok(out)
 }
 
+/// The statuses of jobs that are no longer open (final or completed), as SQL.
+const NOT_OPEN: &str = "('closed', 'cancelled', 'repaired', 'picked_up', 'mailed_back')";
+
 /// Jobs not closed, cancelled or completed.
 pub async fn count_open(db: &Db) -> Result<usize> {
     let n: i64 = on_db!(db, p => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE status NOT IN ('closed', 'cancelled', 'repaired', 'picked_up', 'mailed_back')")
+        &format!("SELECT COUNT(*) FROM jobs WHERE status NOT IN {NOT_OPEN}"))
         .fetch_one(p).await)?;
     Ok(usize::try_from(n).unwrap_or(0))
 }

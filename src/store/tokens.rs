@@ -74,6 +74,30 @@ impl TryFrom<TokenRow> for TokenRecord {
 const COLUMNS: &str = "id, role, scope, label, created_at, expires_at, revoked";
 
 /// Stores a token hash with its role and scope; returns the token's id.
+/// A new token: its secret (shown once, never stored) and its id.
+pub async fn issue(
+    db: &Db,
+    role: Role,
+    scope: Scope,
+    label: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(String, String)> {
+    let secret = crate::auth::new_token();
+    let hash = crate::auth::hash_token(&secret);
+    let id = insert(
+        db,
+        &NewToken {
+            hash: &hash,
+            role,
+            scope,
+            label,
+            expires_at,
+        },
+    )
+    .await?;
+    Ok((secret, id))
+}
+
 pub async fn insert(db: &Db, t: &NewToken<'_>) -> Result<String> {
     let id = uuid::Uuid::new_v4().to_string();
     let scope = match &t.scope {

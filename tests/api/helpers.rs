@@ -1,7 +1,7 @@
 //! The test harness: a real server on a random port over a fresh database
 //! (a new SQLite file, or a new PostgreSQL database), talked to over HTTP.
 
-use repairnet::auth::{hash_token, new_token, Role, Scope};
+use repairnet::auth::{Role, Scope};
 use repairnet::basic::ManualClock;
 use repairnet::config::Settings;
 use repairnet::store::{tokens, Db};
@@ -168,21 +168,10 @@ pub async fn token(db: &Db, role: Role) -> String {
 
 /// A token of `role` limited to `scope`.
 pub async fn scoped_token(db: &Db, role: Role, scope: Scope) -> String {
-    let t = new_token();
-    let hash = hash_token(&t);
-    tokens::insert(
-        db,
-        &tokens::NewToken {
-            hash: &hash,
-            role,
-            scope,
-            label: "test",
-            expires_at: None,
-        },
-    )
-    .await
-    .expect("token");
-    t
+    tokens::issue(db, role, scope, "test", None)
+        .await
+        .expect("a token")
+        .0
 }
 
 impl TestApp {

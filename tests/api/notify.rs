@@ -308,7 +308,17 @@ async fn carry_in_messages_reminders_and_mail_back(backend: Backend) {
         gw.duplicates()
     );
 
-    // The job's messages, as staff see them: all delivered, on the third try.
+    // The job's messages, as staff see them: all delivered, on the third
+    // try. The worker settles a message after the gateway has answered, so
+    // the last one may still be settling.
+    let path = format!("/api/v1/jobs/{id}/notifications");
+    until("every message settled", || async {
+        let (_, list) = call(&app, Method::GET, &path, &agent, None).await;
+        list["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|m| m["state"] == "delivered"))
+    })
+    .await;
     let (st, list) = call(
         &app,
         Method::GET,
