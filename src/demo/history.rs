@@ -192,6 +192,9 @@ async fn make_history(
                 "customer": {"name": name, "phone": format!("1990000{:04}", stats.jobs % 10_000),
                              "tier": if rng.gen_bool(0.1) { "vip" } else { "standard" }},
                 "lat": s.location.lat + dlat, "lon": s.location.lon + dlon,
+                // The point is what locates the job; the text is what a
+                // technician reads (invented, near the station).
+                "address": format!("{}附近（演示地址）", s.address),
                 "product": product.as_str(),
                 "purchase_date": tz.from_utc_datetime(&bought.naive_utc()).date_naive().to_string(),
                 "problem": PROBLEMS[rng.gen_range(0..PROBLEMS.len())],
