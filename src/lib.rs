@@ -65,6 +65,14 @@ impl Application {
             settings.osrm_url.as_deref(),
             Duration::from_millis(settings.osrm_timeout_ms),
         )?;
+        // Daily KPI tallies made under other rules (or by an older
+        // version) are rebuilt before anything reads or writes them.
+        if store::kpi::ensure(&db, &ctx.kpi_rules())
+            .await
+            .context("rebuilding the daily KPI tallies")?
+        {
+            tracing::info!("rebuilt the daily KPI tallies from the job histories");
+        }
         if loaded_demo && !settings.no_demo_history {
             let started = std::time::Instant::now();
             tracing::info!("making the demo job history (once, on first start; about 20 s)");

@@ -224,6 +224,7 @@ async fn main() -> anyhow::Result<()> {
             let index = repairnet::network::SharedIndex::new(repairnet::load_index(&db).await?);
             let ctx =
                 repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1))?;
+            store::kpi::ensure(&db, &ctx.kpi_rules()).await?;
             let q = repairnet::reports::KpiQuery {
                 from,
                 to,
@@ -273,6 +274,7 @@ async fn main() -> anyhow::Result<()> {
             ));
             let ctx =
                 repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1))?;
+            store::kpi::ensure(&db, &ctx.kpi_rules()).await?;
             let started = std::time::Instant::now();
             let bulk = Db::connect_for_bulk(&url).await?;
             let stats = repairnet::demo::history::load_history(

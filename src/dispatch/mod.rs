@@ -49,4 +49,12 @@ impl DispatchContext {
             travel,
         })
     }
+
+    /// The rules job writes keep the daily KPI tallies under.
+    pub fn kpi_rules(&self) -> crate::reports::kpi::Rules {
+        crate::reports::kpi::Rules {
+            warning_share: self.policy.sla.warning_share,
+            tz: self.calendar.timezone(),
+        }
+    }
 }

@@ -424,6 +424,7 @@ impl DispatchService {
         let extras = store_jobs::WriteExtras {
             messages: &messages,
             request_key,
+            kpi: self.ctx.kpi_rules(),
         };
         let out = store_jobs::write_with(&self.db, &w, extras).await?;
         if let Booked::Done(written) = &out {

@@ -358,10 +358,6 @@ pub struct Inputs {
     pub now: DateTime<Utc>,
 }
 
-fn rate(hits: usize, of: usize) -> Option<f64> {
-    (of > 0).then(|| hits as f64 / of as f64)
-}
-
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
@@ -371,125 +367,320 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     sorted.get(rank - 1).copied()
 }
 
-/// Every KPI over `jobs` for `period`.
-pub fn compute<'a>(jobs: impl Iterator<Item = &'a Facts>, period: &Period, inp: &Inputs) -> Values {
+/// The additive tallies behind the KPIs. A period's tallies are the sum
+/// of its jobs' and of its days' tallies, except `backlog`, a stock taken
+/// at the period's end (the last day's value). This is what the daily
+/// aggregates store, so a report never has to read a finished job again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Counters {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub opened: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub closed: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cancelled: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mailed: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub completed: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub on_time: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub followed_3d: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fv: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fv_on_time: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub breaches: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warnings: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub repair_missed: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub told_before: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub score_sum: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub score_n: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub complaints: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub recontacted: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub backlog: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub repaired: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fixed_first_time: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub booked: i64,
+    /// First visits: seconds from opening to arrival → how many. Kept
+    /// whole (not binned) so percentiles over aggregates are exact.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fv_secs: BTreeMap<i64, i64>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's signature")]
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+impl Counters {
+    /// `self + sign * o` on every field but the backlog when `flows_only`.
+    fn combine(&mut self, o: &Counters, sign: i64, flows_only: bool) {
+        let pairs: [(&mut i64, i64); 20] = [
+            (&mut self.opened, o.opened),
+            (&mut self.closed, o.closed),
+            (&mut self.cancelled, o.cancelled),
+            (&mut self.mailed, o.mailed),
+            (&mut self.completed, o.completed),
+            (&mut self.on_time, o.on_time),
+            (&mut self.followed_3d, o.followed_3d),
+            (&mut self.fv, o.fv),
+            (&mut self.fv_on_time, o.fv_on_time),
+            (&mut self.breaches, o.breaches),
+            (&mut self.warnings, o.warnings),
+            (&mut self.repair_missed, o.repair_missed),
+            (&mut self.told_before, o.told_before),
+            (&mut self.score_sum, o.score_sum),
+            (&mut self.score_n, o.score_n),
+            (&mut self.complaints, o.complaints),
+            (&mut self.recontacted, o.recontacted),
+            (&mut self.repaired, o.repaired),
+            (&mut self.fixed_first_time, o.fixed_first_time),
+            (&mut self.booked, o.booked),
+        ];
+        for (mine, theirs) in pairs {
+            *mine += sign * theirs;
+        }
+        if !flows_only {
+            self.backlog += sign * o.backlog;
+        }
+        for (&secs, &n) in &o.fv_secs {
+            let slot = self.fv_secs.entry(secs).or_default();
+            *slot += sign * n;
+            if *slot == 0 {
+                self.fv_secs.remove(&secs);
+            }
+        }
+    }
+
+    /// Adds another scope's (or job's) tallies for the same period.
+    pub fn add(&mut self, o: &Counters) {
+        self.combine(o, 1, false);
+    }
+
+    pub fn sub(&mut self, o: &Counters) {
+        self.combine(o, -1, false);
+    }
+
+    /// Adds one day's tallies to a period's: flows add up, the backlog is
+    /// taken from the period's last day only.
+    pub fn add_day(&mut self, day: &Counters, is_last_day: bool) {
+        self.combine(day, 1, !is_last_day);
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Counters::default()
+    }
+}
+
+/// One job's tallies for `period`.
+pub fn tally(f: &Facts, period: &Period, inp: &Inputs) -> Counters {
     let p = period;
-    let (mut opened, mut closed, mut cancelled, mut mailed) = (0usize, 0usize, 0usize, 0usize);
-    let (mut completed, mut on_time, mut followed_3d) = (0usize, 0usize, 0usize);
-    let (mut fv, mut fv_on_time) = (0usize, 0usize);
-    let mut fv_hours = Vec::new();
-    let (mut breaches, mut warnings, mut repair_missed, mut told_before) = (0, 0, 0, 0);
-    let (mut scores, mut complaints, mut recontacted) = (Vec::new(), 0usize, 0usize);
-    let mut backlog = 0usize;
-    let (mut repaired, mut fixed_first_time) = (0usize, 0usize);
-    let mut booked = 0usize;
+    let mut c = Counters::default();
+    let n = |b: bool| i64::from(b);
     // The status at the period's end, or as of now (entries made at this
     // very instant included) while the period is still running.
     let stock_at = p.end.min(inp.now + Duration::nanoseconds(1));
-    for f in jobs {
-        opened += usize::from(p.contains(f.created_at));
-        closed += usize::from(f.closed_at.is_some_and(|t| p.contains(t)));
-        cancelled += usize::from(f.cancelled_at.is_some_and(|t| p.contains(t)));
-        mailed += usize::from(f.mailed_back_at.is_some_and(|t| p.contains(t)));
-        if let Some(done) = f.completed_at.filter(|t| p.contains(*t)) {
-            completed += 1;
-            on_time += usize::from(done <= f.repair_due);
-            followed_3d += usize::from(
-                f.follow_up
-                    .is_some_and(|(at, _)| at <= done + Duration::days(3)),
-            );
-            if f.kind == JobKind::Onsite && f.completed_by_repair {
-                repaired += 1;
-                fixed_first_time += usize::from(!f.held_after_visit);
-            }
-        }
-        if let Some(first) = f.first_on_site.filter(|t| p.contains(*t)) {
-            fv += 1;
-            if let Some(due) = f.first_visit_due {
-                fv_on_time += usize::from(first <= due);
-            }
-            fv_hours.push((first - f.created_at).num_seconds() as f64 / 3600.0);
-        }
-        // Deadlines: (deadline, when the thing it waits for happened).
-        let deadlines = [
-            Some((f.repair_due, f.completed_at, true)),
-            f.first_visit_due.map(|d| (d, f.first_on_site, false)),
-        ];
-        for (due, done, is_repair) in deadlines.into_iter().flatten() {
-            let missed_by = |t: DateTime<Utc>| done.is_none_or(|d| d > t) && !f.cancelled_before(t);
-            if p.contains(due) && due <= inp.now && missed_by(due) {
-                breaches += 1;
-                if is_repair {
-                    repair_missed += 1;
-                    told_before += usize::from(f.late_notice_at.is_some_and(|t| t <= due));
-                }
-            }
-            let warn_at = f.created_at
-                + Duration::milliseconds(
-                    ((due - f.created_at).num_milliseconds() as f64 * inp.warning_share) as i64,
-                );
-            if p.contains(warn_at) && warn_at <= inp.now && missed_by(warn_at) {
-                warnings += 1;
-            }
-        }
-        if let Some((at, score)) = f.follow_up.filter(|(at, _)| p.contains(*at)) {
-            scores.push(f64::from(score));
-            if score <= 2 {
-                complaints += 1;
-                recontacted +=
-                    usize::from(f.recontacted_at.is_some_and(|r| r >= at && r <= inp.now));
-            }
-        }
-        if f.kind == JobKind::CarryIn
-            && matches!(
-                f.status_before(stock_at),
-                Some(JobStatus::ReadyForPickup | JobStatus::Notified)
-            )
-        {
-            backlog += 1;
-        }
-        let cancelled_visit = f.cancelled_at.is_some();
-        if f.kind == JobKind::Onsite
-            && !cancelled_visit
-            && f.booked_day
-                .is_some_and(|d| d >= p.first_day && d <= p.last_day)
-        {
-            booked += 1;
+    c.opened = n(p.contains(f.created_at));
+    c.closed = n(f.closed_at.is_some_and(|t| p.contains(t)));
+    c.cancelled = n(f.cancelled_at.is_some_and(|t| p.contains(t)));
+    c.mailed = n(f.mailed_back_at.is_some_and(|t| p.contains(t)));
+    if let Some(done) = f.completed_at.filter(|t| p.contains(*t)) {
+        c.completed = 1;
+        c.on_time = n(done <= f.repair_due);
+        c.followed_3d = n(f
+            .follow_up
+            .is_some_and(|(at, _)| at <= done + Duration::days(3)));
+        if f.kind == JobKind::Onsite && f.completed_by_repair {
+            c.repaired = 1;
+            c.fixed_first_time = n(!f.held_after_visit);
         }
     }
-    fv_hours.sort_by(f64::total_cmp);
-    let capacity = u64::from(inp.daily_capacity) * u64::try_from(p.days()).unwrap_or(0);
+    if let Some(first) = f.first_on_site.filter(|t| p.contains(*t)) {
+        c.fv = 1;
+        if let Some(due) = f.first_visit_due {
+            c.fv_on_time = n(first <= due);
+        }
+        c.fv_secs.insert((first - f.created_at).num_seconds(), 1);
+    }
+    // Deadlines: (deadline, when the thing it waits for happened).
+    let deadlines = [
+        Some((f.repair_due, f.completed_at, true)),
+        f.first_visit_due.map(|d| (d, f.first_on_site, false)),
+    ];
+    for (due, done, is_repair) in deadlines.into_iter().flatten() {
+        let missed_by = |t: DateTime<Utc>| done.is_none_or(|d| d > t) && !f.cancelled_before(t);
+        if p.contains(due) && due <= inp.now && missed_by(due) {
+            c.breaches += 1;
+            if is_repair {
+                c.repair_missed += 1;
+                c.told_before += n(f.late_notice_at.is_some_and(|t| t <= due));
+            }
+        }
+        let warn_at = warn_point(f.created_at, due, inp.warning_share);
+        if p.contains(warn_at) && warn_at <= inp.now && missed_by(warn_at) {
+            c.warnings += 1;
+        }
+    }
+    if let Some((at, score)) = f.follow_up.filter(|(at, _)| p.contains(*at)) {
+        c.score_sum = i64::from(score);
+        c.score_n = 1;
+        if score <= 2 {
+            c.complaints = 1;
+            c.recontacted = n(f.recontacted_at.is_some_and(|r| r >= at && r <= inp.now));
+        }
+    }
+    c.backlog = n(f.kind == JobKind::CarryIn
+        && matches!(
+            f.status_before(stock_at),
+            Some(JobStatus::ReadyForPickup | JobStatus::Notified)
+        ));
+    c.booked = n(f.kind == JobKind::Onsite
+        && f.cancelled_at.is_none()
+        && f.booked_day
+            .is_some_and(|d| d >= p.first_day && d <= p.last_day));
+    c
+}
+
+/// The SLA warning point: `share` of the way from opening to the deadline.
+fn warn_point(created: DateTime<Utc>, due: DateTime<Utc>, share: f64) -> DateTime<Utc> {
+    created + Duration::milliseconds(((due - created).num_milliseconds() as f64 * share) as i64)
+}
+
+/// The KPI values of a period's tallies.
+pub fn finish(c: &Counters, period: &Period, inp: &Inputs) -> Values {
+    let rate = |hits: i64, of: i64| (of > 0).then(|| hits as f64 / of as f64);
+    let count = |n: i64| Some(n as f64);
+    // The sorted first-visit hours, for the percentiles.
+    let fv_hours: Vec<f64> = c
+        .fv_secs
+        .iter()
+        .flat_map(|(&secs, &n)| {
+            std::iter::repeat_n(secs as f64 / 3600.0, usize::try_from(n).unwrap_or(0))
+        })
+        .collect();
+    let capacity = u64::from(inp.daily_capacity) * u64::try_from(period.days()).unwrap_or(0);
     let mut v = Values::new();
-    let count = |n: usize| Some(n as f64);
-    v.insert(Kpi::JobsOpened, count(opened));
-    v.insert(Kpi::JobsClosed, count(closed));
-    v.insert(Kpi::JobsCancelled, count(cancelled));
-    v.insert(Kpi::OnTimeRepairRate, rate(on_time, completed));
-    v.insert(Kpi::FirstVisitOnTimeRate, rate(fv_on_time, fv));
+    v.insert(Kpi::JobsOpened, count(c.opened));
+    v.insert(Kpi::JobsClosed, count(c.closed));
+    v.insert(Kpi::JobsCancelled, count(c.cancelled));
+    v.insert(Kpi::OnTimeRepairRate, rate(c.on_time, c.completed));
+    v.insert(Kpi::FirstVisitOnTimeRate, rate(c.fv_on_time, c.fv));
     v.insert(Kpi::FirstVisitMedianH, percentile(&fv_hours, 0.5));
     v.insert(Kpi::FirstVisitP90H, percentile(&fv_hours, 0.9));
-    v.insert(Kpi::SlaBreaches, count(breaches));
-    v.insert(Kpi::SlaWarnings, count(warnings));
+    v.insert(Kpi::SlaBreaches, count(c.breaches));
+    v.insert(Kpi::SlaWarnings, count(c.warnings));
     v.insert(
         Kpi::LateNoticeBeforeDueRate,
-        rate(told_before, repair_missed),
+        rate(c.told_before, c.repair_missed),
     );
-    v.insert(Kpi::FollowUpWithin3dRate, rate(followed_3d, completed));
+    v.insert(Kpi::FollowUpWithin3dRate, rate(c.followed_3d, c.completed));
     v.insert(
         Kpi::SatisfactionMean,
-        (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64),
+        (c.score_n > 0).then(|| c.score_sum as f64 / c.score_n as f64),
     );
-    v.insert(Kpi::SatisfactionCount, count(scores.len()));
-    v.insert(Kpi::Complaints, count(complaints));
-    v.insert(Kpi::ComplaintsRecontacted, count(recontacted));
-    v.insert(Kpi::PickupBacklog, count(backlog));
-    v.insert(Kpi::MailedBack, count(mailed));
-    v.insert(Kpi::FirstTimeFixRate, rate(fixed_first_time, repaired));
+    v.insert(Kpi::SatisfactionCount, count(c.score_n));
+    v.insert(Kpi::Complaints, count(c.complaints));
+    v.insert(Kpi::ComplaintsRecontacted, count(c.recontacted));
+    v.insert(Kpi::PickupBacklog, count(c.backlog));
+    v.insert(Kpi::MailedBack, count(c.mailed));
+    v.insert(Kpi::FirstTimeFixRate, rate(c.fixed_first_time, c.repaired));
     v.insert(
         Kpi::Utilisation,
-        (capacity > 0).then(|| booked as f64 / capacity as f64),
+        (capacity > 0).then(|| c.booked as f64 / capacity as f64),
     );
     v
+}
+
+/// Every KPI over `jobs` for `period`.
+pub fn compute<'a>(jobs: impl Iterator<Item = &'a Facts>, period: &Period, inp: &Inputs) -> Values {
+    let mut c = Counters::default();
+    for f in jobs {
+        c.add(&tally(f, period, inp));
+    }
+    finish(&c, period, inp)
+}
+
+/// What the daily aggregates are computed under: a report may only add
+/// aggregates made under the same rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rules {
+    pub warning_share: f64,
+    pub tz: chrono_tz::Tz,
+}
+
+impl Default for Rules {
+    /// The shipped policy's warning share, days in Asia/Shanghai.
+    fn default() -> Self {
+        Rules {
+            warning_share: crate::dispatch::Policy::embedded().sla.warning_share,
+            tz: chrono_tz::Asia::Shanghai,
+        }
+    }
+}
+
+impl Rules {
+    /// Names the definitions and rules behind stored aggregates; a change
+    /// of either means they are rebuilt from the job histories.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "kpi-days v1; warning_share {}; tz {}",
+            self.warning_share,
+            self.tz.name()
+        )
+    }
+}
+
+/// Whether a job's tallies can no longer change without a new entry: it
+/// is completed, closed or cancelled. Only such jobs go into the daily
+/// aggregates; open ones are tallied when a report is made, since their
+/// deadlines, pauses and backlog move with the clock.
+pub fn settled(status: JobStatus) -> bool {
+    !status.is_open()
+}
+
+/// A settled job's tallies per local day, the days with nothing left out.
+/// Computed as of its last entry, which for a settled job is the same as
+/// any later instant (tested).
+pub fn daily(job: &JobLine, events: &[EntryLine], rules: &Rules) -> Vec<(NaiveDate, Counters)> {
+    let last = events.iter().map(|e| e.at).max().unwrap_or(job.created_at);
+    let f = Facts::of(job, events, last);
+    let inp = Inputs {
+        warning_share: rules.warning_share,
+        daily_capacity: 0,
+        now: last,
+    };
+    let day_of = |t: DateTime<Utc>| t.with_timezone(&rules.tz).date_naive();
+    let mut latest = last.max(f.repair_due);
+    if let Some(d) = f.first_visit_due {
+        latest = latest.max(d);
+    }
+    let mut last_day = day_of(latest);
+    if let Some(b) = f.booked_day {
+        last_day = last_day.max(b);
+    }
+    let first_day = day_of(job.created_at).min(f.booked_day.unwrap_or(NaiveDate::MAX));
+    periods(first_day, last_day, Granularity::Day, rules.tz)
+        .iter()
+        .filter_map(|p| {
+            let c = tally(&f, p, &inp);
+            (!c.is_zero()).then_some((p.first_day, c))
+        })
+        .collect()
 }
 
 /// Which way is better for a KPI with a target.

@@ -11,9 +11,13 @@ use serde::Serialize;
 use super::kpi::{self, Facts, Granularity, Inputs, Kpi, Period, Status};
 use super::targets::Targets;
 use crate::auth::{Principal, Scope};
+use crate::dispatch::model::JobKind;
+use crate::dispatch::state::JobStatus;
 use crate::network::{SharedIndex, StationId};
 use crate::places::Region;
-use crate::store::{jobs as store_jobs, technicians as store_techs, Db, StoreError};
+use crate::store::{
+    jobs as store_jobs, kpi as store_kpi, technicians as store_techs, Db, StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -23,6 +27,15 @@ pub enum ReportError {
     Invalid(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Whose tallies: the network's, a region's (the jobs' own region) or a
+/// station's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Scoped {
+    Network,
+    Region(Region),
+    Station(StationId),
 }
 
 /// What a report covers.
@@ -127,12 +140,14 @@ pub async fn kpi_report(
         Scope::Technician(_) => return Err(not_found("no report for a technician token".into())),
     }
     let periods = kpi::periods(q.from, q.to, q.granularity, tz);
-    let (Some(first), Some(last)) = (periods.first(), periods.last()) else {
+    let Some(last) = periods.last() else {
         return Err(ReportError::Invalid("empty period".into()));
     };
-    let lines =
-        store_jobs::report_lines(db, region, station.as_ref(), first.start, last.end).await?;
-    let facts: Vec<(Option<Region>, Option<StationId>, Facts)> = lines
+    // Settled jobs: their daily tallies. Open jobs: tallied now, from
+    // their histories (their deadlines and backlog move with the clock).
+    let day_rows = store_kpi::days(db, q.from, q.to, region, station.as_ref()).await?;
+    let open = store_jobs::open_report_lines(db, region, station.as_ref(), last.end).await?;
+    let facts: Vec<(Option<Region>, Option<StationId>, Facts)> = open
         .iter()
         .map(|(j, e)| (j.region, j.station_id.clone(), Facts::of(j, e, now)))
         .collect();
@@ -185,43 +200,79 @@ pub async fn kpi_report(
             })
             .collect()
     };
-    // Facts per station once, for the station rows.
-    let mut by_station: HashMap<&StationId, Vec<&Facts>> = HashMap::new();
-    for (_, s, f) in &facts {
-        if let Some(s) = s {
-            by_station.entry(s).or_default().push(f);
+    // Tallies per (period, scope), from the day rows and the open jobs.
+    let want_stations = !stations.is_empty();
+    let mut acc: HashMap<(usize, Scoped), kpi::Counters> = HashMap::new();
+    let mut add =
+        |i: usize, r: Option<Region>, s: Option<&StationId>, c: &kpi::Counters, last: bool| {
+            let mut put = |k: Scoped| acc.entry((i, k)).or_default().add_day(c, last);
+            if network {
+                put(Scoped::Network);
+            }
+            if let Some(r) = r {
+                put(Scoped::Region(r));
+            }
+            if let (true, Some(s)) = (want_stations, s) {
+                put(Scoped::Station(s.clone()));
+            }
+        };
+    let period_of = |day: NaiveDate| periods.partition_point(|p| p.last_day < day);
+    for (key, c) in &day_rows {
+        let i = period_of(key.day);
+        if let Some(p) = periods.get(i) {
+            add(
+                i,
+                key.region,
+                key.station_id.as_ref(),
+                c,
+                key.day == p.last_day,
+            );
         }
     }
+    let day_of = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+    for (r, s, f) in &facts {
+        // The days a job can count on: from its opening (or booked day) to
+        // now, its last instant or its booked day; a job waiting for
+        // pickup is in the backlog of every period up to now and beyond.
+        let waiting = f.kind == JobKind::CarryIn
+            && f.statuses.last().is_some_and(|(_, st)| {
+                matches!(st, JobStatus::ReadyForPickup | JobStatus::Notified)
+            });
+        let first_day = day_of(f.created_at).min(f.booked_day.unwrap_or(NaiveDate::MAX));
+        let mut last_day = day_of(now.max(f.statuses.last().map_or(f.created_at, |(t, _)| *t)));
+        last_day = last_day.max(f.booked_day.unwrap_or(NaiveDate::MIN));
+        let from = period_of(first_day);
+        let to = if waiting {
+            periods.len()
+        } else {
+            (period_of(last_day) + 1).min(periods.len())
+        };
+        for (i, p) in periods.iter().enumerate().take(to).skip(from) {
+            let c = kpi::tally(f, p, &inputs(0));
+            if !c.is_zero() {
+                add(i, *r, s.as_ref(), &c, true);
+            }
+        }
+    }
+    let empty = kpi::Counters::default();
+    let values = |i: usize, k: Scoped, p: &Period, cap: u32| {
+        kpi::finish(acc.get(&(i, k)).unwrap_or(&empty), p, &inputs(cap))
+    };
     let mut rows = Vec::new();
-    for p in &periods {
+    for (i, p) in periods.iter().enumerate() {
         if network {
-            let v = kpi::compute(
-                facts.iter().map(|(_, _, f)| f),
-                p,
-                &inputs(cap_of(&|_| true)),
-            );
+            let v = values(i, Scoped::Network, p, cap_of(&|_| true));
             rows.push(row("network", None, None, None, p, cells(v, None)));
         }
         for &r in &regions {
             let in_r = |s: &StationId| station_region(s) == Some(r);
-            let v = kpi::compute(
-                facts
-                    .iter()
-                    .filter(|(jr, _, _)| *jr == Some(r))
-                    .map(|(_, _, f)| f),
-                p,
-                &inputs(cap_of(&in_r)),
-            );
+            let v = values(i, Scoped::Region(r), p, cap_of(&in_r));
             rows.push(row("region", Some(r), None, None, p, cells(v, Some(r))));
         }
         let first_station = rows.len();
         for (id, name, r) in &stations {
-            let jobs = by_station.get(id).map_or(&[][..], Vec::as_slice);
-            let v = kpi::compute(
-                jobs.iter().copied(),
-                p,
-                &inputs(capacity.get(id).copied().unwrap_or(0)),
-            );
+            let cap = capacity.get(id).copied().unwrap_or(0);
+            let v = values(i, Scoped::Station(id.clone()), p, cap);
             let score = kpi::score(&v);
             let mut rw = row(
                 "station",

@@ -22,7 +22,7 @@ use crate::dispatch::warranty::WarrantyInput;
 use crate::network::StationId;
 use crate::notify::MessageDraft;
 use crate::places::Region;
-use crate::reports::kpi::{EntryLine, JobLine};
+use crate::reports::kpi::{self, EntryLine, JobLine, Rules};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 struct JobRow {
@@ -268,7 +268,7 @@ pub struct Written {
 }
 
 /// The advisory lock that orders job writes' audit entries on PostgreSQL.
-const CHANGE_ORDER_LOCK: i64 = 0x7265_7061_6972;
+pub(super) const CHANGE_ORDER_LOCK: i64 = 0x7265_7061_6972;
 
 const INSERT_EVENT_SQL: &str =
     "INSERT INTO job_events (job_id, at, actor, event, from_status, to_status, reason, data, request_key) \
@@ -281,6 +281,8 @@ const INSERT_EVENT_SQL: &str =
 pub struct WriteExtras<'a> {
     pub messages: &'a [MessageDraft],
     pub request_key: Option<&'a str>,
+    /// The rules the daily KPI tallies are kept under.
+    pub kpi: Rules,
 }
 
 fn insert_job_sql() -> String {
@@ -326,7 +328,20 @@ pub async fn write_with(
     let status = job.status().to_string();
     let state =
         serde_json::to_string(&job.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    // A settled job's daily KPI tallies change with this write: read its
+    // report columns as they were (the update may move its station).
+    let was_settled = match w {
+        JobWrite::Insert { .. } => false,
+        JobWrite::Update { event, .. } => event.from_status.is_some_and(kpi::settled),
+    };
     let res = write_tx!(db, tx => {
+        let before: Option<JobLine> = if was_settled {
+            let row: LineRow = sqlx::query_as(&format!("SELECT {LINE_COLUMNS} FROM jobs j WHERE j.id = $1"))
+                .bind(job.id.0).fetch_one(&mut *tx).await?;
+            Some(job_line(row).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
+        } else {
+            None
+        };
         if let Some(b) = take {
             let n = sqlx::query(RESERVE_SQL)
                 .bind(b.technician_id.value()).bind(b.day.to_string())
@@ -411,6 +426,24 @@ pub async fn write_with(
                 status: e.to_status,
                 at: e.at,
             });
+        }
+        let settled_now = kpi::settled(job.status());
+        if before.is_some() || settled_now {
+            let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM job_events e WHERE e.job_id = $1 ORDER BY e.id"))
+                .bind(id).fetch_all(&mut *tx).await?;
+            let entries: Vec<EntryLine> = rows.into_iter()
+                .map(|r| entry_line(r).map(|(_, e)| e))
+                .collect::<Result<_>>()
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let earlier = &entries[..entries.len().saturating_sub(events.len())];
+            let after = settled_now.then(|| JobLine { id, ..JobLine::from(job) });
+            let d = super::kpi::deltas(
+                before.as_ref().map(|l| (l, earlier)),
+                after.as_ref().map(|l| (l, &entries[..])),
+                &extras.kpi,
+            );
+            super::kpi::apply_kpi_deltas!(tx, &d);
         }
         for m in extras.messages {
             sqlx::query(super::outbox::INSERT_SQL)
@@ -626,35 +659,20 @@ pub async fn last_seq(db: &Db) -> Result<i64> {
     )
 }
 
-/// The jobs a report over `[from, to)` needs, as [`JobLine`]s with their
-/// entries as [`EntryLine`]s (a few columns, none of the documents: the
-/// report reads many jobs): every job opened before `to` that changed at
-/// or after `from` (so had an entry in or after the period) or is still
-/// open (a deadline or the pickup backlog may fall in the period with no
-/// entry in it); limited to a region or a station when given.
-pub async fn report_lines(
+/// Jobs still open (their tallies move with the clock, so no daily
+/// aggregate holds them) that were opened before `to`, with their entries,
+/// as report lines; limited to a region or a station when given.
+pub async fn open_report_lines(
     db: &Db,
     region: Option<Region>,
     station_id: Option<&StationId>,
-    from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<(JobLine, Vec<EntryLine>)>> {
-    type Line = (
-        i64,
-        String,
-        Option<String>,
-        Option<String>,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        Option<String>,
-    );
-    type Entry = (i64, DateTime<Utc>, String, String, Option<String>);
-    let (jobs, entries): (Vec<Line>, Vec<Entry>) = on_db!(db, p => {
+    let (jobs, entries): (Vec<LineRow>, Vec<EntryRow>) = on_db!(db, p => {
         // Defined per backend: the builder's type differs.
         let filter = |q: &mut QueryBuilder<'_, _>| {
-            q.push(" WHERE j.created_at < ").push_bind(to).push(" AND (j.updated_at >= ").push_bind(from)
-                .push(" OR j.status NOT IN ").push(NOT_OPEN).push(")");
+            q.push(" WHERE j.created_at < ").push_bind(to)
+                .push(" AND j.status NOT IN ").push(NOT_OPEN);
             if let Some(r) = region {
                 q.push(" AND j.region = ").push_bind(r.code());
             }
@@ -662,83 +680,112 @@ pub async fn report_lines(
                 q.push(" AND j.station_id = ").push_bind(s.as_str().to_owned());
             }
         };
-        let mut q = QueryBuilder::new(
-            "SELECT j.id, j.kind, j.region, j.station_id, j.created_at, j.due_at, j.first_visit_due_at, j.booked_day FROM jobs j");
+        let mut q = QueryBuilder::new(format!("SELECT {LINE_COLUMNS} FROM jobs j"));
         filter(&mut q);
         q.push(" ORDER BY j.id");
-        let jobs = q.build_query_as::<Line>().fetch_all(p).await?;
-        // Only a follow-up's details are read (its score).
-        let mut q = QueryBuilder::new(
-            "SELECT e.job_id, e.at, e.event, e.to_status, CASE WHEN e.event = 'follow_up' THEN e.data END \
-             FROM job_events e JOIN jobs j ON j.id = e.job_id");
+        let jobs = q.build_query_as::<LineRow>().fetch_all(p).await?;
+        let mut q = QueryBuilder::new(format!(
+            "SELECT {ENTRY_COLUMNS} FROM job_events e JOIN jobs j ON j.id = e.job_id"));
         filter(&mut q);
         q.push(" ORDER BY e.job_id, e.id");
-        let entries = q.build_query_as::<Entry>().fetch_all(p).await?;
+        let entries = q.build_query_as::<EntryRow>().fetch_all(p).await?;
         Ok::<_, sqlx::Error>((jobs, entries))
     })?;
-    let mut out: Vec<(JobLine, Vec<EntryLine>)> = Vec::with_capacity(jobs.len());
-    for (id, kind, region, station, created_at, due_at, fv_due, booked) in jobs {
-        let mut f = Fields::new();
-        let kind = f.take_as("kind", kind.parse::<JobKind>());
-        let region = region.and_then(|r| f.take_as("region", r.parse::<Region>()));
-        let station_id = station.and_then(|s| f.take_as("station_id", StationId::parse(&s)));
-        let booked_day = booked.and_then(|d| f.take(date("booked_day", &d)));
-        match kind {
-            Some(kind) if f.is_empty() => out.push((
-                JobLine {
-                    id,
-                    kind,
-                    region,
-                    station_id,
-                    created_at,
-                    due_at,
-                    first_visit_due_at: fv_due,
-                    booked_day,
-                },
-                Vec::new(),
-            )),
-            _ => return Err(StoreError::corrupt(&format!("job {id}"), &f.into_errors())),
-        }
+    group_lines(jobs, entries)
+}
+
+/// A job's report columns, as read by [`LINE_COLUMNS`].
+pub(super) type LineRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+/// An entry's report columns, as read by [`ENTRY_COLUMNS`]: only a
+/// follow-up's details are read (its score).
+pub(super) type EntryRow = (i64, DateTime<Utc>, String, String, Option<String>);
+pub(super) const LINE_COLUMNS: &str =
+    "j.id, j.kind, j.region, j.station_id, j.created_at, j.due_at, j.first_visit_due_at, j.booked_day";
+pub(super) const ENTRY_COLUMNS: &str =
+    "e.job_id, e.at, e.event, e.to_status, CASE WHEN e.event = 'follow_up' THEN e.data END";
+
+pub(super) fn job_line(row: LineRow) -> Result<JobLine> {
+    let (id, kind, region, station, created_at, due_at, fv_due, booked) = row;
+    let mut f = Fields::new();
+    let kind = f.take_as("kind", kind.parse::<JobKind>());
+    let region = region.and_then(|r| f.take_as("region", r.parse::<Region>()));
+    let station_id = station.and_then(|s| f.take_as("station_id", StationId::parse(&s)));
+    let booked_day = booked.and_then(|d| f.take(date("booked_day", &d)));
+    match kind {
+        Some(kind) if f.is_empty() => Ok(JobLine {
+            id,
+            kind,
+            region,
+            station_id,
+            created_at,
+            due_at,
+            first_visit_due_at: fv_due,
+            booked_day,
+        }),
+        _ => Err(StoreError::corrupt(&format!("job {id}"), &f.into_errors())),
     }
-    // Both lists are in job id order: walk them together.
+}
+
+pub(super) fn entry_line(row: EntryRow) -> Result<(i64, EntryLine)> {
+    let (job_id, when, event, to_status, data) = row;
+    let mut f = Fields::new();
+    let event = f.take_as("event", event.parse::<EventName>());
+    let to_status = f.take_as("to_status", to_status.parse::<JobStatus>());
+    let satisfaction = data
+        .as_deref()
+        .and_then(|d| f.take(json_field::<Map<String, Value>>("data", d)))
+        .and_then(|d| d.get("satisfaction").and_then(Value::as_u64))
+        .and_then(|s| u8::try_from(s).ok());
+    match (event, to_status) {
+        (Some(event), Some(to_status)) if f.is_empty() => Ok((
+            job_id,
+            EntryLine {
+                at: when,
+                event,
+                to_status,
+                satisfaction,
+            },
+        )),
+        _ => Err(StoreError::corrupt(
+            &format!("an entry of job {job_id}"),
+            &f.into_errors(),
+        )),
+    }
+}
+
+/// Report lines from jobs and entries both in job id order.
+pub(super) fn group_lines(
+    jobs: Vec<LineRow>,
+    entries: Vec<EntryRow>,
+) -> Result<Vec<(JobLine, Vec<EntryLine>)>> {
+    let mut out: Vec<(JobLine, Vec<EntryLine>)> = jobs
+        .into_iter()
+        .map(|r| job_line(r).map(|l| (l, Vec::new())))
+        .collect::<Result<_>>()?;
     let mut at = 0;
-    for (job_id, when, event, to_status, data) in entries {
+    for row in entries {
+        let (job_id, e) = entry_line(row)?;
         while at < out.len() && out[at].0.id < job_id {
             at += 1;
         }
-        let Some((job, lines)) = out.get_mut(at).filter(|(j, _)| j.id == job_id) else {
-            continue;
-        };
-        let mut f = Fields::new();
-        let event = f.take_as("event", event.parse::<EventName>());
-        let to_status = f.take_as("to_status", to_status.parse::<JobStatus>());
-        let satisfaction = data
-            .as_deref()
-            .and_then(|d| f.take(json_field::<Map<String, Value>>("data", d)))
-            .and_then(|d| d.get("satisfaction").and_then(Value::as_u64))
-            .and_then(|s| u8::try_from(s).ok());
-        match (event, to_status) {
-            (Some(event), Some(to_status)) if f.is_empty() => {
-                lines.push(EntryLine {
-                    at: when,
-                    event,
-                    to_status,
-                    satisfaction,
-                });
-            }
-            _ => {
-                return Err(StoreError::corrupt(
-                    &format!("an entry of job {}", job.id),
-                    &f.into_errors(),
-                ))
-            }
+        if let Some((_, lines)) = out.get_mut(at).filter(|(j, _)| j.id == job_id) {
+            lines.push(e);
         }
     }
     Ok(out)
 }
 
 /// The statuses of jobs that are no longer open (final or completed), as SQL.
-const NOT_OPEN: &str = "('closed', 'cancelled', 'repaired', 'picked_up', 'mailed_back')";
+pub(super) const NOT_OPEN: &str = "('closed', 'cancelled', 'repaired', 'picked_up', 'mailed_back')";
 
 /// Jobs not closed, cancelled or completed.
 pub async fn count_open(db: &Db) -> Result<usize> {

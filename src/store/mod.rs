@@ -8,6 +8,7 @@
 //! commit or roll back), and rows become domain types here, never above.
 
 pub mod jobs;
+pub mod kpi;
 pub mod outbox;
 pub mod stations;
 pub mod technicians;
