@@ -113,7 +113,9 @@ enum Command {
     },
     /// Make a demo job history over the demo network (deterministic for a
     /// seed and the current day): the database must hold the demo network
-    /// and no jobs yet. `serve` does this on first start.
+    /// and no jobs yet. `serve` does this on first start. Up to 50,000 jobs
+    /// go through the dispatch use cases one by one; more are planned and
+    /// written in bulk (for measuring reports at scale).
     DemoHistory {
         #[arg(long, default_value_t = repairnet::demo::history::DAYS)]
         days: u32,
@@ -122,6 +124,13 @@ enum Command {
         jobs: Option<u32>,
         #[arg(long, default_value_t = repairnet::demo::DEFAULT_SEED)]
         seed: u64,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Check the daily KPI tallies against a recomputation from the job
+    /// histories (run it while no job is being written); exits with 1 when
+    /// any row differs.
+    KpiCheck {
         #[command(flatten)]
         db: DbArg,
     },
@@ -179,6 +188,9 @@ async fn open_db(url: &str) -> anyhow::Result<Db> {
     db.migrate().await?;
     Ok(db)
 }
+
+/// Above this many jobs a demo history is written in bulk.
+const BULK_FROM: u32 = 50_000;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -268,7 +280,6 @@ async fn main() -> anyhow::Result<()> {
                 bail!("the database already holds jobs; a demo history goes into one without");
             }
             let days = days.max(1);
-            let per_day = jobs.map_or(repairnet::demo::history::PER_DAY, |j| j.div_ceil(days));
             let index = std::sync::Arc::new(repairnet::network::SharedIndex::new(
                 repairnet::load_index(&db).await?,
             ));
@@ -277,22 +288,70 @@ async fn main() -> anyhow::Result<()> {
             store::kpi::ensure(&db, &ctx.kpi_rules()).await?;
             let started = std::time::Instant::now();
             let bulk = Db::connect_for_bulk(&url).await?;
-            let stats = repairnet::demo::history::load_history(
-                &bulk,
-                index,
-                ctx,
-                days,
-                per_day,
-                seed,
-                chrono::Utc::now(),
-            )
-            .await?;
+            let stats = match jobs {
+                Some(n) if n > BULK_FROM => {
+                    let stations: Vec<_> = index.load().iter().map(|s| (**s).clone()).collect();
+                    let technicians = store::technicians::list(&db, None).await?;
+                    let n = usize::try_from(n)?;
+                    let bar = indicatif::ProgressBar::new(u64::try_from(n)?);
+                    let stats = repairnet::demo::bulk::load_bulk(
+                        &bulk,
+                        &stations,
+                        &technicians,
+                        &ctx,
+                        days,
+                        n,
+                        seed,
+                        chrono::Utc::now(),
+                        |done| bar.set_position(u64::try_from(done).unwrap_or(0)),
+                    )
+                    .await?;
+                    bar.finish_and_clear();
+                    stats
+                }
+                _ => {
+                    let per_day =
+                        jobs.map_or(repairnet::demo::history::PER_DAY, |j| j.div_ceil(days));
+                    repairnet::demo::history::load_history(
+                        &bulk,
+                        index,
+                        ctx,
+                        days,
+                        per_day,
+                        seed,
+                        chrono::Utc::now(),
+                    )
+                    .await?
+                }
+            };
             bulk.close().await;
             eprintln!(
                 "demo history: {} jobs, {} events, {} open today, in {:.1} s",
                 stats.jobs,
                 stats.events,
                 stats.open,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::KpiCheck { db } => {
+            let db = open_db(&db.url).await?;
+            let ctx =
+                repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1))?;
+            let rules = ctx.kpi_rules();
+            store::kpi::ensure(&db, &rules).await?;
+            let started = std::time::Instant::now();
+            let diffs = store::kpi::verify(&db, &rules).await?;
+            for d in diffs.iter().take(20) {
+                eprintln!("{d}");
+            }
+            if !diffs.is_empty() {
+                bail!(
+                    "{} daily KPI rows differ from the job histories",
+                    diffs.len()
+                );
+            }
+            eprintln!(
+                "the daily KPI tallies equal a recomputation from the job histories ({:.1} s)",
                 started.elapsed().as_secs_f64()
             );
         }

@@ -9,6 +9,7 @@
 //! the committed files and loads them into an empty database at start-up.
 //! [`history`] makes a demo job history over it (90 days on first start).
 
+pub mod bulk;
 pub mod generate;
 pub mod history;
 pub mod load;

@@ -39,6 +39,14 @@
 //! A job counts for the region of its point and for its station (the
 //! technician's station on-site, the receiving station carry-in) as they
 //! are now.
+//!
+//! Every KPI is made from additive [`Counters`]: a job's [`tally`] for a
+//! period, summed over jobs, then [`finish`]ed into values. A settled job
+//! (completed, closed or cancelled) no longer changes with the clock, so
+//! its tallies per day ([`daily`]) are stored and kept by each write; a
+//! report adds the stored days of its period (the backlog, a stock, from
+//! the last day only) and tallies the open jobs itself. Percentiles stay
+//! exact: the first-visit times are kept whole, not binned.
 
 use std::collections::BTreeMap;
 

@@ -145,8 +145,11 @@ pub async fn kpi_report(
     };
     // Settled jobs: their daily tallies. Open jobs: tallied now, from
     // their histories (their deadlines and backlog move with the clock).
-    let day_rows = store_kpi::days(db, q.from, q.to, region, station.as_ref()).await?;
-    let open = store_jobs::open_report_lines(db, region, station.as_ref(), last.end).await?;
+    // Two reads on two connections, side by side.
+    let (day_rows, open) = tokio::try_join!(
+        store_kpi::days(db, q.from, q.to, region, station.as_ref()),
+        store_jobs::open_report_lines(db, region, station.as_ref(), last.end),
+    )?;
     let facts: Vec<(Option<Region>, Option<StationId>, Facts)> = open
         .iter()
         .map(|(j, e)| (j.region, j.station_id.clone(), Facts::of(j, e, now)))

@@ -287,13 +287,92 @@ pub struct WriteExtras<'a> {
 
 fn insert_job_sql() -> String {
     let cols = COLUMNS.trim_start_matches("id, ");
-    let n = cols.split(',').count();
-    let params: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
-    format!(
-        "INSERT INTO jobs ({cols}, phone_last4) VALUES ({}, ${}) RETURNING id",
-        params.join(", "),
-        n + 1
-    )
+    format!("INSERT INTO jobs ({cols}, phone_last4) ")
+}
+
+/// Pushes a job's columns (all of [`COLUMNS`] but `id`, then
+/// `phone_last4`) onto a `push_values` row.
+macro_rules! push_job_values {
+    ($b:ident, $j:expr, $status:expr, $state:expr) => {{
+        let j: &Job = $j;
+        $b.push_bind(j.code.as_str().to_owned())
+            .push_bind(j.kind.as_str())
+            .push_bind($status.to_owned())
+            .push_bind($state.to_owned())
+            .push_bind(j.version.max(1))
+            .push_bind(j.region.map(Region::code))
+            .push_bind(j.division_adcode.map(|a| a.to_string()))
+            .push_bind(j.station_id.as_ref().map(|s| s.as_str().to_owned()))
+            .push_bind(j.technician_id.map(TechnicianId::value))
+            .push_bind(j.booked_day.map(|d| d.to_string()))
+            .push_bind(j.slot_period.map(Period::as_str))
+            .push_bind(j.distance_m)
+            .push_bind(j.eta_minutes)
+            .push_bind(j.customer.name.clone())
+            .push_bind(j.customer.phone.as_str().to_owned())
+            .push_bind(j.customer.tier.as_str().to_owned())
+            .push_bind(j.address.clone())
+            .push_bind(j.point.lat)
+            .push_bind(j.point.lon)
+            .push_bind(j.product.as_str())
+            .push_bind(j.warranty_input.purchase_date.to_string())
+            .push_bind(j.warranty_input.request.as_str())
+            .push_bind(j.warranty_input.damage.as_str())
+            .push_bind(serde_json::json!(j.warranty_input.item).to_string())
+            .push_bind(j.problem.clone())
+            .push_bind(serde_json::json!(j.warranty).to_string())
+            .push_bind(j.due_at)
+            .push_bind(j.first_visit_due_at)
+            .push_bind(j.created_at)
+            .push_bind(j.updated_at)
+            .push_bind(j.idempotency_key.clone())
+            .push_bind(j.request_hash.clone())
+            .push_bind(j.customer.phone_last4().to_owned());
+    }};
+}
+
+/// Writes made-up jobs with their whole histories in one transaction, in
+/// multi-row statements (a bulk demo history): ids as given, no capacity
+/// taken, no messages, no change notices. The caller keeps the daily KPI
+/// tallies ([`super::kpi::replace`]).
+pub async fn insert_bulk(db: &Db, jobs: &[(Job, Vec<EventRecord>)]) -> Result<()> {
+    let cols = COLUMNS.trim_start_matches("id, ");
+    write_tx!(db, tx => {
+        // Under the bind-parameter limits of both backends (SQLite 32,766).
+        for batch in jobs.chunks(800) {
+            let mut q = QueryBuilder::new(format!("INSERT INTO jobs (id, {cols}, phone_last4) "));
+            q.push_values(batch, |mut b, (j, _)| {
+                let state = serde_json::to_string(&j.state).unwrap_or_default();
+                b.push_bind(j.id.0);
+                push_job_values!(b, j, j.status().as_str(), state.as_str());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        let events: Vec<(i64, &EventRecord)> = jobs
+            .iter()
+            .flat_map(|(j, es)| es.iter().map(move |e| (j.id.0, e)))
+            .collect();
+        for batch in events.chunks(3000) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO job_events (job_id, at, actor, event, from_status, to_status, reason, data) ");
+            q.push_values(batch, |mut b, (id, e)| {
+                b.push_bind(*id).push_bind(e.at).push_bind(e.actor.clone()).push_bind(e.event.as_str())
+                    .push_bind(e.from_status.map(JobStatus::as_str)).push_bind(e.to_status.as_str())
+                    .push_bind(e.reason.clone())
+                    .push_bind(e.data.as_ref().map(|d| Value::Object(d.clone()).to_string()));
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        if matches!(db, Db::Postgres(_)) {
+            // Ids were given: move the identity past them.
+            sqlx::query("SELECT setval(pg_get_serial_sequence('jobs', 'id'), (SELECT MAX(id) FROM jobs))")
+                .execute(&mut *tx).await?;
+        }
+        Ok::<_, sqlx::Error>(Ok::<_, ()>(()))
+    })
+    .map_err(|e| StoreError::refused(e, "a job with this code exists", "a job names a missing station or technician"))?
+    .ok();
+    Ok(())
 }
 
 /// Why a write was not made: the day was full or the job had moved on.
@@ -357,24 +436,10 @@ pub async fn write_with(
         }
         let (id, version, events): (i64, i64, &[EventRecord]) = match w {
             JobWrite::Insert { events, .. } => {
-                let j = job;
-                let id: i64 = sqlx::query_scalar(&insert_sql)
-                    .bind(j.code.as_str()).bind(j.kind.as_str()).bind(&status).bind(&state).bind(1_i64)
-                    .bind(j.region.map(super::super::places::region::Region::code)).bind(j.division_adcode.map(|a| a.to_string()))
-                    .bind(j.station_id.as_ref().map(StationId::as_str)).bind(j.technician_id.map(TechnicianId::value))
-                    .bind(j.booked_day.map(|d| d.to_string())).bind(j.slot_period.map(super::super::dispatch::intake::Period::as_str))
-                    .bind(j.distance_m).bind(j.eta_minutes)
-                    .bind(&j.customer.name).bind(j.customer.phone.as_str()).bind(j.customer.tier.as_str())
-                    .bind(&j.address).bind(j.point.lat).bind(j.point.lon).bind(j.product.as_str())
-                    .bind(j.warranty_input.purchase_date.to_string()).bind(j.warranty_input.request.as_str())
-                    .bind(j.warranty_input.damage.as_str())
-                    .bind(serde_json::json!(j.warranty_input.item).to_string())
-                    .bind(&j.problem).bind(serde_json::json!(j.warranty).to_string())
-                    .bind(j.due_at).bind(j.first_visit_due_at).bind(j.created_at).bind(j.updated_at)
-                    .bind(&j.idempotency_key).bind(&j.request_hash)
-                    .bind(j.customer.phone_last4())
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let mut q = QueryBuilder::new(&insert_sql);
+                q.push_values([job], |mut b, j| push_job_values!(b, j, &status, &state));
+                q.push(" RETURNING id");
+                let id: i64 = q.build_query_scalar().fetch_one(&mut *tx).await?;
                 (id, 1, *events)
             }
             JobWrite::Update { event, .. } => {
@@ -668,30 +733,43 @@ pub async fn open_report_lines(
     station_id: Option<&StationId>,
     to: DateTime<Utc>,
 ) -> Result<Vec<(JobLine, Vec<EntryLine>)>> {
+    // `status IN` (not `NOT IN`) so the status index finds the few open
+    // jobs among many; their entries are then read by job id.
+    let open = open_statuses_sql();
     let (jobs, entries): (Vec<LineRow>, Vec<EntryRow>) = on_db!(db, p => {
-        // Defined per backend: the builder's type differs.
-        let filter = |q: &mut QueryBuilder<'_, _>| {
-            q.push(" WHERE j.created_at < ").push_bind(to)
-                .push(" AND j.status NOT IN ").push(NOT_OPEN);
-            if let Some(r) = region {
-                q.push(" AND j.region = ").push_bind(r.code());
-            }
-            if let Some(s) = station_id {
-                q.push(" AND j.station_id = ").push_bind(s.as_str().to_owned());
-            }
-        };
-        let mut q = QueryBuilder::new(format!("SELECT {LINE_COLUMNS} FROM jobs j"));
-        filter(&mut q);
+        let mut q = QueryBuilder::new(format!("SELECT {LINE_COLUMNS} FROM jobs j WHERE j.status IN {open}"));
+        q.push(" AND j.created_at < ").push_bind(to);
+        if let Some(r) = region {
+            q.push(" AND j.region = ").push_bind(r.code());
+        }
+        if let Some(s) = station_id {
+            q.push(" AND j.station_id = ").push_bind(s.as_str().to_owned());
+        }
         q.push(" ORDER BY j.id");
         let jobs = q.build_query_as::<LineRow>().fetch_all(p).await?;
-        let mut q = QueryBuilder::new(format!(
-            "SELECT {ENTRY_COLUMNS} FROM job_events e JOIN jobs j ON j.id = e.job_id"));
-        filter(&mut q);
-        q.push(" ORDER BY e.job_id, e.id");
-        let entries = q.build_query_as::<EntryRow>().fetch_all(p).await?;
+        let mut entries = Vec::new();
+        for ids in jobs.chunks(2000) {
+            let mut q = QueryBuilder::new(format!("SELECT {ENTRY_COLUMNS} FROM job_events e WHERE e.job_id IN ("));
+            let mut list = q.separated(", ");
+            for j in ids {
+                list.push_bind(j.0);
+            }
+            q.push(") ORDER BY e.job_id, e.id");
+            entries.extend(q.build_query_as::<EntryRow>().fetch_all(p).await?);
+        }
         Ok::<_, sqlx::Error>((jobs, entries))
     })?;
     group_lines(jobs, entries)
+}
+
+/// The open statuses as an SQL list.
+fn open_statuses_sql() -> String {
+    let names: Vec<String> = JobStatus::ALL
+        .iter()
+        .filter(|s| s.is_open())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!("({})", names.join(", "))
 }
 
 /// A job's report columns, as read by [`LINE_COLUMNS`].

@@ -246,6 +246,25 @@ impl Db {
         Some(turn.lock_owned().await)
     }
 
+    /// Refreshes the query planner's statistics after a bulk load: without
+    /// them PostgreSQL takes a table of millions for a small one and scans
+    /// it whole. SQLite samples (`analysis_limit`) so this stays quick.
+    pub async fn analyze(&self) -> Result<()> {
+        match self {
+            Db::Sqlite(p) => {
+                let mut c = p.acquire().await?;
+                sqlx::query("PRAGMA analysis_limit = 1000")
+                    .execute(&mut *c)
+                    .await?;
+                sqlx::query("ANALYZE").execute(&mut *c).await?;
+            }
+            Db::Postgres(p) => {
+                sqlx::query("ANALYZE").execute(p).await?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "sqlite",
