@@ -65,6 +65,36 @@ pub struct Settings {
     )]
     pub public_url: String,
 
+    /// Origins map tiles may come from (the pages' Content-Security-Policy),
+    /// comma-separated, e.g. `https://tile.openstreetmap.org`; a page's
+    /// `?tiles=` pointing elsewhere shows no tiles.
+    #[arg(
+        long,
+        env = "REPAIRNET_TILE_HOSTS",
+        value_delimiter = ',',
+        default_value = "https://tile.openstreetmap.org"
+    )]
+    pub tile_hosts: Vec<String>,
+
+    /// Requests a minute one client may make to `/api/v1/track` (0: no
+    /// limit).
+    #[arg(long, env = "REPAIRNET_LIMIT_TRACK_PER_MIN", default_value_t = 30)]
+    pub limit_track_per_min: u32,
+
+    /// Public searches (stations, nearest, geocode, regions) a minute per
+    /// client (0: no limit).
+    #[arg(long, env = "REPAIRNET_LIMIT_SEARCH_PER_MIN", default_value_t = 1200)]
+    pub limit_search_per_min: u32,
+
+    /// Failed log-ins (unknown, revoked or expired tokens) a minute per
+    /// client before it must wait (0: no limit).
+    #[arg(
+        long,
+        env = "REPAIRNET_LIMIT_FAILED_AUTH_PER_MIN",
+        default_value_t = 20
+    )]
+    pub limit_failed_auth_per_min: u32,
+
     /// How often the scheduler looks for reminders and late notices due.
     #[arg(long, env = "REPAIRNET_SCHEDULER_MS", default_value_t = 60_000)]
     pub scheduler_ms: u64,
@@ -73,6 +103,36 @@ pub struct Settings {
     /// wakes it (retries, other processes' messages).
     #[arg(long, env = "REPAIRNET_NOTIFY_POLL_MS", default_value_t = 1_000)]
     pub notify_poll_ms: u64,
+}
+
+impl Settings {
+    /// Refuses settings that would make a broken or unsafe server: tile
+    /// hosts must be bare origins (`https://host[:port]`), since they are
+    /// written into a response header.
+    pub fn check(&self) -> Result<(), String> {
+        match self.tile_hosts.iter().find(|o| !is_origin(o)) {
+            Some(o) => Err(format!(
+                "tile host {o:?}: expected an origin such as https://tiles.example.com"
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `http(s)://host[:port]` with nothing after it.
+fn is_origin(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = rest.split_once(':').unwrap_or((rest, "1"));
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && port.parse::<u16>().is_ok()
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://repairnet.db";
@@ -95,6 +155,10 @@ impl Default for Settings {
             public_url: "http://127.0.0.1:8080".into(),
             scheduler_ms: 60_000,
             notify_poll_ms: 1_000,
+            tile_hosts: vec!["https://tile.openstreetmap.org".into()],
+            limit_track_per_min: 30,
+            limit_search_per_min: 1200,
+            limit_failed_auth_per_min: 20,
         }
     }
 }

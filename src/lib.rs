@@ -49,6 +49,7 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn basic::Clock>,
     ) -> anyhow::Result<Application> {
+        settings.check().map_err(anyhow::Error::msg)?;
         let db = Db::connect(&settings.database_url)
             .await
             .with_context(|| format!("connecting to {}", redact(&settings.database_url)))?;
@@ -105,12 +106,18 @@ impl Application {
             clock.clone(),
         )
         .with_public_url(&settings.public_url);
+        let limits = http::limits::Limits::new(
+            settings.limit_track_per_min,
+            settings.limit_search_per_min,
+            settings.limit_failed_auth_per_min,
+        );
         let state = web::Data::new(AppState {
             db,
             index,
             dispatch,
             settings,
             directory_writes: tokio::sync::Mutex::new(()),
+            limits,
         });
         http::ops::prometheus();
         let server = http::server(listener, state.clone())?;

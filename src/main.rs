@@ -192,8 +192,37 @@ async fn open_db(url: &str) -> anyhow::Result<Db> {
 /// Above this many jobs a demo history is written in bulk.
 const BULK_FROM: u32 = 50_000;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Errors end the process with one line, never a backtrace; a reader that
+/// closed the pipe early (`repairnet export | head`) is not an error.
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("repairnet: cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if broken_pipe(&e) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("repairnet: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // No subcommand means `serve` with settings from the environment.
     let command = cli
@@ -454,20 +483,24 @@ async fn main() -> anyhow::Result<()> {
                     bail!("{}", msgs.join("; "));
                 }
             };
+            let mut out = std::io::stdout().lock();
             if let Some(d) = &q.division {
-                println!(
+                writeln!(
+                    out,
                     "{} ({}, {:?}, confidence {:.2})",
                     d.name, d.adcode, d.level, d.confidence
-                );
+                )?;
             }
-            println!(
+            writeln!(
+                out,
                 "{:>3}  {:>9}  {:<10}  {:<28}  {:<6}  {:<14}  services",
                 "#", "km", "id", "name", "open", "phone"
-            );
+            )?;
             for (i, h) in q.run(&index).iter().enumerate() {
                 let s = &h.station;
                 let services: Vec<&str> = s.services.iter().map(|v| v.as_str()).collect();
-                println!(
+                writeln!(
+                    out,
                     "{:>3}  {:>9.2}  {:<10}  {:<28}  {:<6}  {:<14}  {}",
                     i + 1,
                     h.distance_m / 1000.0,
@@ -476,7 +509,7 @@ async fn main() -> anyhow::Result<()> {
                     if s.is_open(now) { "open" } else { "closed" },
                     s.phone,
                     services.join(",")
-                );
+                )?;
             }
         }
         Command::Geocode { text } => {
@@ -515,9 +548,14 @@ async fn main() -> anyhow::Result<()> {
             command: TokenCommand::List { db },
         } => {
             let db = open_db(&db.url).await?;
-            println!("id\trole\tscope\tlabel\tcreated_at\texpires_at\trevoked");
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "id\trole\tscope\tlabel\tcreated_at\texpires_at\trevoked"
+            )?;
             for t in store::tokens::list(&db).await? {
-                println!(
+                writeln!(
+                    out,
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     t.id,
                     t.role,
@@ -526,7 +564,7 @@ async fn main() -> anyhow::Result<()> {
                     t.created_at.to_rfc3339(),
                     t.expires_at.map(|e| e.to_rfc3339()).unwrap_or_default(),
                     t.revoked
-                );
+                )?;
             }
         }
         Command::Token {

@@ -684,8 +684,8 @@ function techName(t) {
     } catch (e) {
       dialogError("correct-error", refusal(e));
       let first = null;
-      if (e instanceof Staff.ApiError && Array.isArray(e.details)) {
-        for (const f of e.details) {
+      if (e instanceof Staff.ApiError && e.details && Array.isArray(e.details.fields)) {
+        for (const f of e.details.fields) {
           const id = CORRECT_ERRORS[f.field];
           if (!id) continue;
           correctFieldError(id, "请核对此项");

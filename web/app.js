@@ -45,12 +45,20 @@
     legend: $("legend")
   };
 
+  /** `s` as HTML that shows exactly `s` (no markup of its own). */
+  function asHtmlText(s) {
+    var d = document.createElement("div");
+    d.textContent = s;
+    return d.innerHTML;
+  }
+
   // Tile settings: the map element's data attributes, overridable from the
   // page URL so a deployment or a bookmark can point at an internal tile server.
   var params = new URLSearchParams(window.location.search);
   var config = {
     tiles: params.get("tiles") || els.map.dataset.tiles || "none",
-    attribution: params.has("tiles") ? (params.get("attribution") || "") : (els.map.dataset.attribution || ""),
+    // Leaflet reads an attribution as HTML: one from the address is text.
+    attribution: params.has("tiles") ? asHtmlText(params.get("attribution") || "") : (els.map.dataset.attribution || ""),
     maxZoom: Number(els.map.dataset.maxZoom) || 18,
     // Station points are requested in the tiles' coordinate system so they
     // sit on the right streets of AMap / Baidu tiles.
@@ -392,9 +400,10 @@
   // The Chinese sentence for a refused request (`r` from fetchJson).
   function apiMessage(r) {
     var e = (r.body && r.body.error) || {};
-    if ((e.code === "invalid_input" || e.code === "invalid_parameter") && Array.isArray(e.details) && e.details.length) {
+    var fields = e.details && Array.isArray(e.details.fields) ? e.details.fields : [];
+    if ((e.code === "invalid_input" || e.code === "invalid_parameter") && fields.length) {
       var seen = {};
-      return e.details.map(fieldSentence).filter(function (s) {
+      return fields.map(fieldSentence).filter(function (s) {
         if (seen[s]) { return false; }
         seen[s] = true;
         return true;

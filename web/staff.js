@@ -111,7 +111,10 @@ const Staff = (() => {
    *  a note saying what is shown when there is no base map. */
   function baseMap(container, params, noTilesNote, options) {
     const tiles = params.get("tiles") || container.dataset.tiles || "none";
-    const attribution = params.has("tiles") ? (params.get("attribution") || "") : (container.dataset.attribution || "");
+    // Leaflet reads an attribution as HTML: one from the address is text.
+    const asText = document.createElement("div");
+    asText.textContent = params.get("attribution") || "";
+    const attribution = params.has("tiles") ? asText.innerHTML : (container.dataset.attribution || "");
     const map = L.map(container, { minZoom: 3, keyboard: true, ...options });
     map.fitBounds([[18.0, 73.5], [53.6, 135.1]]);
     map.attributionControl.setPrefix(false);

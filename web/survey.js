@@ -22,7 +22,7 @@ const SENTENCES = {
 function refusal(status, body) {
   const e = (body && body.error) || {};
   if (e.code === "invalid_parameter" || e.code === "invalid_input") {
-    const fields = (Array.isArray(e.details) ? e.details : [])
+    const fields = (e.details && Array.isArray(e.details.fields) ? e.details.fields : [])
       .map((d) => FIELDS[d.field])
       .filter((f, i, all) => f && all.indexOf(f) === i);
     return fields.length

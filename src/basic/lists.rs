@@ -47,3 +47,22 @@ mod tests {
         assert!(split_list("").is_empty());
     }
 }
+
+/// A list's `next_cursor`: opaque to callers (hex of `kind:key`), so a
+/// cursor made up, cut short or taken from another list is told apart
+/// from one this list gave.
+pub fn page_cursor(kind: &str, key: &str) -> String {
+    hex::encode(format!("{kind}:{key}"))
+}
+
+/// The key inside a cursor [`page_cursor`] made for `kind`.
+pub fn read_cursor(kind: &str, cursor: &str) -> Result<String, FieldError> {
+    let bad = || FieldError::new("cursor", "cursor must be a next_cursor value of this list");
+    let bytes = hex::decode(cursor.trim()).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    text.strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .filter(|key| !key.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(bad)
+}

@@ -15,6 +15,6 @@ pub use adcode::Adcode;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub(crate) use enums::string_enum;
 pub use fields::{FieldError, Fields};
-pub use lists::{join_list, parse_list, split_list};
+pub use lists::{join_list, page_cursor, parse_list, read_cursor, split_list};
 pub use patch::merge_patch;
 pub use point::{chord_for_metres, metres_for_chord, LatLon, EARTH_RADIUS_M};

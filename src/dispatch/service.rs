@@ -1080,7 +1080,7 @@ impl DispatchService {
                     "technician {tech_id} cannot take this job: {}",
                     problems.join(", ")
                 ),
-                details: Some(json!(problems)),
+                details: Some(json!({ "problems": problems })),
             });
         }
         match self

@@ -59,6 +59,7 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let ip = req.peer_addr().map(|a| a.ip());
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -69,10 +70,13 @@ impl FromRequest for Caller {
             let (Some(state), Some(token)) = (state, token) else {
                 return Err(ApiError::Unauthorized);
             };
-            let record = tokens::find(&state.db, &hash_token(&token))
+            state.limits.before_login(ip)?;
+            let Some(record) = tokens::find(&state.db, &hash_token(&token))
                 .await?
                 .filter(|t| t.is_live(state.dispatch.now()))
-                .ok_or(ApiError::Unauthorized)?;
+            else {
+                return Err(state.limits.failed_login(ip));
+            };
             tracing::Span::current().record("token_id", record.id.as_str());
             Ok(Caller {
                 token_id: record.id,

@@ -42,6 +42,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    /// A client over its request limit ([`super::limits`]).
+    #[error("too many requests; try again in {retry_after_s} s")]
+    TooManyRequests { retry_after_s: u64 },
     /// A fault of ours; the detail is logged, never sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -65,7 +68,7 @@ impl ApiError {
         ApiError::BadRequest {
             code: "invalid_input",
             message,
-            details: Some(json!(errors)),
+            details: Some(json!({ "fields": errors })),
         }
     }
 
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable => "unavailable",
+            ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -168,6 +172,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -180,11 +185,20 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { details, .. } | ApiError::Unprocessable { details, .. } => {
                 details.clone().unwrap_or(Value::Null)
             }
+            ApiError::TooManyRequests { retry_after_s } => {
+                json!({ "retry_after_s": retry_after_s })
+            }
             _ => Value::Null,
         };
         let mut res = HttpResponse::build(self.status_code());
-        if let ApiError::Unauthorized = self {
-            res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        match self {
+            ApiError::Unauthorized => {
+                res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::TooManyRequests { retry_after_s } => {
+                res.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            }
+            _ => {}
         }
         res.json(json!({"error": {
             "code": self.code(),

@@ -217,9 +217,12 @@ async fn list_jobs(
         .unwrap_or(false);
     let limit = f.int_in("limit", p.limit.as_deref(), 1..=500, 50);
     let after_id = f.opt("cursor", p.cursor.as_deref(), |v| {
-        v.parse::<i64>()
+        crate::basic::read_cursor("jobs", v)?
+            .parse::<i64>()
             .map(JobId)
-            .map_err(|_| FieldError::new("cursor", "cursor must be a next_cursor value"))
+            .map_err(|_| {
+                FieldError::new("cursor", "cursor must be a next_cursor value of this list")
+            })
     });
     f.finish()?;
     let q = JobQuery {
@@ -245,7 +248,7 @@ async fn list_jobs(
     }
     Ok(HttpResponse::Ok().json(json!({
         "items": page.items,
-        "next_cursor": page.next_cursor.map(|c| c.to_string()),
+        "next_cursor": page.next_cursor.map(|c| crate::basic::page_cursor("jobs", &c.to_string())),
     })))
 }
 

@@ -7,6 +7,7 @@ pub mod error;
 pub mod feed;
 pub mod intake;
 pub mod jobs;
+pub mod limits;
 pub mod openapi;
 pub mod ops;
 pub mod optimize;
@@ -40,6 +41,8 @@ pub struct AppState {
     /// Serialises this process's directory writes so the index is patched in
     /// the same order the database committed them.
     pub directory_writes: tokio::sync::Mutex<()>,
+    /// Per-client request limits.
+    pub limits: limits::Limits,
 }
 
 /// Everything an app needs; called once per worker thread.
@@ -146,8 +149,13 @@ pub fn server(
     let mut server = actix_web::HttpServer::new(move || {
         let state = state.clone();
         App::new()
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+            )
             .wrap(ErrorHandlers::new().default_handler(jsonify_errors))
             .wrap(Compress::default())
+            .wrap(actix_web::middleware::from_fn(limits::limit))
             .wrap(actix_web::middleware::from_fn(ops::record_metrics))
             .wrap(TracingLogger::<crate::telemetry::PathOnlySpan>::new())
             .configure(move |cfg| configure(cfg, state))

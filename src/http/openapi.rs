@@ -10,7 +10,10 @@ use super::{feed, intake, jobs, ops, optimize, places, reports, stations, techni
     info(
         title = "repairnet API",
         description = "Service-station directory, exact nearest search and repair dispatch. \
-                       Errors are always {\"error\": {\"code\", \"message\", \"details\"}}."
+                       Errors are always {\"error\": {\"code\", \"message\", \"details\"}}; \
+                       `details` is null or an object: `fields` (a list of {field, message}) for \
+                       invalid_input, `problems` for technician_unsuitable, the import report for \
+                       invalid_rows, `retry_after_s` for rate_limited (429, with Retry-After)."
     ),
     paths(ops::healthz, ops::readyz),
     nest((path = "/api/v1", api = V1)),

@@ -29,6 +29,13 @@ use crate::store::{self, stations as store_stations};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // `nearest` and `import` are registered before `{id}` so they win.
     cfg.service(nearest)
+        // Other methods on `nearest` are a 405, not an edit of station "nearest".
+        .service(web::resource("/stations/nearest").to(|| async {
+            HttpResponse::MethodNotAllowed()
+                .insert_header((header::ALLOW, "GET"))
+                .json(serde_json::json!({"error": {"code": "method_not_allowed",
+                    "message": "/api/v1/stations/nearest answers GET only", "details": null}}))
+        }))
         .service(import_stations)
         .service(list)
         .service(create)
@@ -149,7 +156,7 @@ async fn list(
     let service = errs.opt("service", p.service.as_deref(), str::parse::<Service>);
     let product = errs.opt("product", p.product.as_deref(), str::parse::<Product>);
     let crs = errs.take(parse_crs(p.crs.as_deref())).unwrap_or_default();
-    let limit = errs.int_in("limit", p.limit.as_deref(), 1..=MAX_LIMIT, DEFAULT_LIMIT);
+    let mut limit = errs.int_in("limit", p.limit.as_deref(), 1..=MAX_LIMIT, DEFAULT_LIMIT);
     let accept_geo = req
         .headers()
         .get(header::ACCEPT)
@@ -168,7 +175,15 @@ async fn list(
             "json"
         }
     };
+    let cursor = errs.opt("cursor", p.cursor.as_deref(), |c| {
+        crate::basic::read_cursor("stations", c)
+    });
     errs.finish()?;
+    // A CSV or GeoJSON download is the whole set, unless the caller pages
+    // on purpose (a limit or a cursor).
+    if format != "json" && p.limit.is_none() && p.cursor.is_none() {
+        limit = usize::MAX - 1;
+    }
     let index = state.index.load();
     let matches = |s: &Station| {
         p.city.as_deref().is_none_or(|c| s.city == c.trim())
@@ -181,16 +196,16 @@ async fn list(
         Some(b) => index.in_bbox(b),
         None => index.iter().collect(),
     };
-    let cursor = p.cursor.as_deref();
     let mut page: Vec<&Arc<Station>> = candidates
         .into_iter()
-        .filter(|s| cursor.is_none_or(|c| s.id.as_str() > c))
+        .filter(|s| cursor.as_deref().is_none_or(|c| s.id.as_str() > c))
         .filter(|s| matches(s))
         .take(limit + 1)
         .collect();
     let next_cursor = if page.len() > limit {
         page.truncate(limit);
-        page.last().map(|s| s.id.to_string())
+        page.last()
+            .map(|s| crate::basic::page_cursor("stations", s.id.as_str()))
     } else {
         None
     };
@@ -218,10 +233,16 @@ async fn list(
                 .body(fc.to_string()))
         }
         "csv" => {
-            let bytes = export::to_csv(page.iter().map(std::convert::AsRef::as_ref))
+            let csv = export::to_csv(page.iter().map(std::convert::AsRef::as_ref))
                 .map_err(|e| ApiError::Internal(e.into()))?;
+            // A byte-order mark, or Excel in China reads UTF-8 as GBK.
+            let mut bytes = "\u{feff}".as_bytes().to_vec();
+            bytes.extend(csv);
             let mut res = HttpResponse::Ok();
-            res.content_type("text/csv; charset=utf-8");
+            res.content_type("text/csv; charset=utf-8").insert_header((
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"stations.csv\"",
+            ));
             if let Some(c) = &next_cursor {
                 res.insert_header(("X-Next-Cursor", c.as_str()));
             }

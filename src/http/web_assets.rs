@@ -8,77 +8,81 @@ use rust_embed::RustEmbed;
 struct Assets;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
-        .route(
-            "/agent",
-            web::get().to(|| async { staff_page("agent.html") }),
-        )
-        .route(
-            "/dispatch",
-            web::get().to(|| async { staff_page("dispatch.html") }),
-        )
-        .route("/tech", web::get().to(|| async { staff_page("tech.html") }))
-        .route("/kpi", web::get().to(|| async { staff_page("kpi.html") }))
-        .route(
-            "/survey",
-            web::get().to(|| async { public_page("survey.html") }),
-        )
-        .route(
-            "/track",
-            web::get().to(|| async { public_page("track.html") }),
-        )
-        .route("/{path:.*}", web::get().to(asset));
+    cfg.route(
+        "/",
+        web::get().to(|s: State| async move { page(&s, "index.html", false) }),
+    )
+    .route(
+        "/agent",
+        web::get().to(|s: State| async move { page(&s, "agent.html", true) }),
+    )
+    .route(
+        "/dispatch",
+        web::get().to(|s: State| async move { page(&s, "dispatch.html", true) }),
+    )
+    .route(
+        "/tech",
+        web::get().to(|s: State| async move { page(&s, "tech.html", true) }),
+    )
+    .route(
+        "/kpi",
+        web::get().to(|s: State| async move { page(&s, "kpi.html", true) }),
+    )
+    .route(
+        "/survey",
+        web::get().to(|s: State| async move { page(&s, "survey.html", false) }),
+    )
+    .route(
+        "/track",
+        web::get().to(|s: State| async move { page(&s, "track.html", false) }),
+    )
+    .route("/{path:.*}", web::get().to(asset));
 }
 
-/// The staff pages hold a token: scripts only from this server, no
-/// framing, no referrer. Map tiles may come from anywhere the deployment
-/// configures, hence images from any HTTPS host.
-const STAFF_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; \
-    base-uri 'none'; form-action 'self'";
+type State = web::Data<super::AppState>;
 
-fn staff_page(file: &str) -> HttpResponse {
-    match serve(file) {
-        Some(mut res) => {
-            let h = res.headers_mut();
-            h.insert(
-                header::CONTENT_SECURITY_POLICY,
-                header::HeaderValue::from_static(STAFF_CSP),
-            );
-            h.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                header::HeaderValue::from_static("nosniff"),
-            );
-            h.insert(
-                header::REFERRER_POLICY,
-                header::HeaderValue::from_static("no-referrer"),
-            );
-            h.insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-cache"),
-            );
-            res
-        }
-        None => HttpResponse::NotFound().finish(),
+/// Every page: scripts, styles, fonts and API calls only from this server,
+/// images from it and from the configured tile hosts (a `?tiles=` address
+/// elsewhere shows no tiles), no framing, no plugins, no `<base>`.
+pub fn page_csp(tile_hosts: &[String]) -> String {
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; font-src 'self'; \
+         img-src 'self' data: {}; connect-src 'self'; object-src 'none'; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        tile_hosts.join(" ")
+    )
+}
+
+/// A page with its security headers. Staff pages hold a token: they send
+/// no referrer at all and are never cached; customer pages send only this
+/// server's origin (tile servers ask for one).
+fn page(state: &State, file: &str, staff: bool) -> HttpResponse {
+    let Some(mut res) = serve(file) else {
+        return HttpResponse::NotFound().finish();
+    };
+    let h = res.headers_mut();
+    if let Ok(csp) = header::HeaderValue::from_str(&page_csp(&state.settings.tile_hosts)) {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-}
-
-/// A customer page: no token to protect, but still no framing.
-fn public_page(file: &str) -> HttpResponse {
-    match serve(file) {
-        Some(mut res) => {
-            res.headers_mut().insert(
-                header::X_FRAME_OPTIONS,
-                header::HeaderValue::from_static("DENY"),
-            );
-            res
-        }
-        None => HttpResponse::NotFound().finish(),
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static(if staff {
+            "no-referrer"
+        } else {
+            "strict-origin-when-cross-origin"
+        }),
+    );
+    if staff {
+        h.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-cache"),
+        );
     }
-}
-
-async fn index() -> HttpResponse {
-    serve("index.html").unwrap_or_else(|| HttpResponse::NotFound().finish())
+    res
 }
 
 async fn asset(req: HttpRequest) -> HttpResponse {

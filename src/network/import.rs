@@ -40,7 +40,7 @@ pub enum Format {
 /// A problem with the file as a whole: nothing in it can be trusted.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("the file is not valid UTF-8")]
+    #[error("the file is neither UTF-8 nor GB18030 text")]
     NotUtf8,
     #[error("CSV header: {0}")]
     Header(String),
@@ -71,10 +71,22 @@ impl Parsed {
     }
 }
 
+/// The file as text: UTF-8 when it is valid UTF-8, else GB18030, which is
+/// what Excel in China saves CSV as (Chinese text in GB18030 is almost
+/// never valid UTF-8, so the first test tells them apart).
+fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, ImportError> {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok(std::borrow::Cow::Borrowed(s));
+    }
+    encoding_rs::GB18030
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .ok_or(ImportError::NotUtf8)
+}
+
 pub fn parse(format: Format, bytes: &[u8]) -> Result<Parsed, ImportError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ImportError::NotUtf8)?;
+    let text = decode(bytes)?;
     // Spreadsheet exports often start with a byte-order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let drafts = match format {
         Format::Csv => csv_drafts(text)?,
         Format::GeoJson => geojson_drafts(text)?,
@@ -335,6 +347,21 @@ mod tests {
             parse(Format::Csv, &[0xff, 0xfe, 0x00]),
             Err(ImportError::NotUtf8)
         ));
+    }
+
+    /// Excel in China saves CSV as GB18030: the same rows read the same.
+    #[test]
+    fn gb18030_files_read_like_utf8() {
+        let utf8 = crate::demo::STATIONS_CSV.as_bytes();
+        let (gb, _, lossy) = encoding_rs::GB18030.encode(crate::demo::STATIONS_CSV);
+        assert!(!lossy);
+        assert_ne!(&gb[..], utf8, "the demo file has Chinese text");
+        let (a, b) = (
+            parse(Format::Csv, utf8).unwrap(),
+            parse(Format::Csv, &gb).unwrap(),
+        );
+        assert!(a.errors.is_empty() && b.errors.is_empty());
+        assert_eq!(a.stations, b.stations);
     }
 
     #[test]

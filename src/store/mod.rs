@@ -246,21 +246,14 @@ impl Db {
         Some(turn.lock_owned().await)
     }
 
-    /// Refreshes the query planner's statistics after a bulk load: without
-    /// them PostgreSQL takes a table of millions for a small one and scans
-    /// it whole. SQLite samples (`analysis_limit`) so this stays quick.
+    /// Refreshes PostgreSQL's planner statistics after a bulk load: without
+    /// them it takes a table of millions for a small one and scans it
+    /// whole. SQLite plans well from its indexes alone, and sampled
+    /// statistics (`analysis_limit`) made it pick worse indexes, so it is
+    /// left without.
     pub async fn analyze(&self) -> Result<()> {
-        match self {
-            Db::Sqlite(p) => {
-                let mut c = p.acquire().await?;
-                sqlx::query("PRAGMA analysis_limit = 1000")
-                    .execute(&mut *c)
-                    .await?;
-                sqlx::query("ANALYZE").execute(&mut *c).await?;
-            }
-            Db::Postgres(p) => {
-                sqlx::query("ANALYZE").execute(p).await?;
-            }
+        if let Db::Postgres(p) = self {
+            sqlx::query("ANALYZE").execute(p).await?;
         }
         Ok(())
     }

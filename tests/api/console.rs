@@ -229,7 +229,7 @@ async fn a_point_no_technician_reaches_gets_the_stations_to_bring_the_item_to() 
     )
     .await;
     assert_eq!(st, 400);
-    let fields: Vec<&str> = e["error"]["details"]
+    let fields: Vec<&str> = e["error"]["details"]["fields"]
         .as_array()
         .unwrap()
         .iter()

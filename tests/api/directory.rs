@@ -160,7 +160,7 @@ async fn bad_nearest_input_is_a_clear_400() {
         let (s, body) = app.get_json(&format!("/api/v1/stations/nearest?{q}")).await;
         assert_eq!(s, 400, "{q}: {body}");
         assert_eq!(error_code(&body), "invalid_input", "{q}");
-        let fields: Vec<&str> = body["error"]["details"]
+        let fields: Vec<&str> = body["error"]["details"]["fields"]
             .as_array()
             .unwrap()
             .iter()
@@ -440,7 +440,7 @@ async fn bad_bodies_are_rejected_and_nothing_is_written() {
         .unwrap();
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
-    let fields: Vec<&str> = body["error"]["details"]
+    let fields: Vec<&str> = body["error"]["details"]["fields"]
         .as_array()
         .unwrap()
         .iter()
@@ -518,7 +518,7 @@ async fn an_address_finds_the_stations_nearest_its_division() {
         .get_json("/api/v1/stations/nearest?address=xyzzy&k=5")
         .await;
     assert_eq!(s, 400);
-    assert_eq!(body["error"]["details"][0]["field"], "address");
+    assert_eq!(body["error"]["details"]["fields"][0]["field"], "address");
     let (s, _) = app
         .get_json("/api/v1/stations/nearest?address=%E7%BB%B5%E9%98%B3&lat=1&lon=2")
         .await;

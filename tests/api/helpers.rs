@@ -71,6 +71,8 @@ pub struct Options {
     /// How often the scheduler runs. By default once at start only, so
     /// tests that do not test it never race its writes.
     pub scheduler_ms: Option<u64>,
+    /// Any other setting, changed before the server starts.
+    pub tweak: Option<fn(&mut Settings)>,
 }
 
 impl Default for Options {
@@ -82,6 +84,7 @@ impl Default for Options {
             clock: None,
             webhook: None,
             scheduler_ms: None,
+            tweak: None,
         }
     }
 }
@@ -125,6 +128,9 @@ pub async fn spawn_on_url(database_url: &str, opts: Options) -> TestApp {
     }
     if let Some(l) = opts.import_limit {
         settings.import_limit = l;
+    }
+    if let Some(tweak) = opts.tweak {
+        tweak(&mut settings);
     }
     let app = match opts.clock {
         Some(c) => Application::build_with_clock(settings, c).await,

@@ -549,7 +549,7 @@ async fn daily_tallies_kept_by_every_write_equal_a_recomputation(backend: Backen
     let tamper = "UPDATE kpi_days SET counters = '{\"opened\": 999}' \
                   WHERE day = $1 AND region = $2 AND station_id = $3";
     repairnet::on_db!(&app.db, p => sqlx::query(tamper).bind(&day).bind(&region).bind(&station)
-        .execute(p).await)
+        .execute(p).await.map(|r| r.rows_affected()))
     .unwrap();
     assert_eq!(kpi::verify(&app.db, &rules).await.unwrap().len(), 1);
     kpi::rebuild(&app.db, &rules).await.unwrap();

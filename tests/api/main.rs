@@ -19,6 +19,7 @@ mod changes;
 mod console;
 mod directory;
 mod dispatch;
+mod hardening;
 mod import;
 mod kpi;
 mod notify;

@@ -158,7 +158,7 @@ async fn a_technicians_day_is_ordered_and_events_replay_safely() {
     )
     .await;
     assert_eq!(st, 400, "{e}");
-    assert_eq!(e["error"]["details"][0]["field"], "note", "{e}");
+    assert_eq!(e["error"]["details"]["fields"][0]["field"], "note", "{e}");
     let (_, after) = call(
         &app,
         Method::GET,
