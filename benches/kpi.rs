@@ -49,12 +49,10 @@ async fn fresh(backend: &str) -> Option<String> {
         std::fs::create_dir_all(&dir).unwrap();
         return Some(format!("sqlite://{}", dir.join("kpi.db").display()));
     }
-    let admin = match Db::connect("postgres://postgres@127.0.0.1:5432/test").await {
-        Ok(Db::Postgres(p)) => p,
-        _ => {
-            println!("postgres: not reachable on 127.0.0.1:5432, skipped");
-            return None;
-        }
+    let Ok(Db::Postgres(admin)) = Db::connect("postgres://postgres@127.0.0.1:5432/test").await
+    else {
+        println!("postgres: not reachable on 127.0.0.1:5432, skipped");
+        return None;
     };
     if !reuse() {
         sqlx::query("DROP DATABASE IF EXISTS repairnet_bench_kpi")

@@ -76,6 +76,17 @@ pub struct Settings {
     )]
     pub tile_hosts: Vec<String>,
 
+    /// A holiday list (`date,kind,name` rows, as `data/holidays-cn.csv`)
+    /// used instead of the shipped one, e.g. with next year's holidays once
+    /// they are announced. Checked at start: a bad file stops the start.
+    #[arg(long, env = "REPAIRNET_HOLIDAYS")]
+    pub holidays: Option<std::path::PathBuf>,
+
+    /// A policy (warranty, calendar hours, SLA targets; as
+    /// `data/policy.json`) used instead of the shipped one. Checked at start.
+    #[arg(long, env = "REPAIRNET_POLICY")]
+    pub policy: Option<std::path::PathBuf>,
+
     /// Requests a minute one client may make to `/api/v1/track` (0: no
     /// limit).
     #[arg(long, env = "REPAIRNET_LIMIT_TRACK_PER_MIN", default_value_t = 30)]
@@ -156,6 +167,8 @@ impl Default for Settings {
             scheduler_ms: 60_000,
             notify_poll_ms: 1_000,
             tile_hosts: vec!["https://tile.openstreetmap.org".into()],
+            holidays: None,
+            policy: None,
             limit_track_per_min: 30,
             limit_search_per_min: 1200,
             limit_failed_auth_per_min: 20,

@@ -62,10 +62,15 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let ctx = dispatch::DispatchContext::new(
+        let ctx = dispatch::DispatchContext::configured(
             settings.osrm_url.as_deref(),
             Duration::from_millis(settings.osrm_timeout_ms),
+            settings.policy.as_deref(),
+            settings.holidays.as_deref(),
         )?;
+        if let Some(w) = http::ops::calendar_warning(&ctx.calendar, clock.now()) {
+            tracing::warn!("{w}");
+        }
         // Daily KPI tallies made under other rules (or by an older
         // version) are rebuilt before anything reads or writes them.
         if store::kpi::ensure(&db, &ctx.kpi_rules())

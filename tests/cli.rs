@@ -85,6 +85,25 @@ fn import_export_nearest_geocode_and_tokens() {
     let (ok, _, err) = repairnet(&["token", "create", "--role", "king"], &db);
     assert!(!ok);
     assert!(err.contains("unknown value"), "{err}");
+    // A failed command says so in one line, never with a backtrace.
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.starts_with("repairnet: "), "{err}");
+
+    // A reader that stops early (`export | head -1`) is no error.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_repairnet"))
+        .args(["export"])
+        .env("DATABASE_URL", &db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -36,18 +36,6 @@ pub fn join_list<T: fmt::Display>(items: impl IntoIterator<Item = T>) -> String 
         .join(";")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn split_and_join_round_trip() {
-        assert_eq!(split_list(" a; b,,c |"), ["a", "b", "c"]);
-        assert_eq!(join_list(["a", "b"]), "a;b");
-        assert!(split_list("").is_empty());
-    }
-}
-
 /// A list's `next_cursor`: opaque to callers (hex of `kind:key`), so a
 /// cursor made up, cut short or taken from another list is told apart
 /// from one this list gave.
@@ -65,4 +53,16 @@ pub fn read_cursor(kind: &str, cursor: &str) -> Result<String, FieldError> {
         .filter(|key| !key.is_empty())
         .map(str::to_owned)
         .ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_and_join_round_trip() {
+        assert_eq!(split_list(" a; b,,c |"), ["a", "b", "c"]);
+        assert_eq!(join_list(["a", "b"]), "a;b");
+        assert!(split_list("").is_empty());
+    }
 }

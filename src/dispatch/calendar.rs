@@ -42,7 +42,22 @@ pub struct BusinessCalendar {
     open: NaiveTime,
     close: NaiveTime,
     weekdays: [bool; 7],
-    special: BTreeMap<NaiveDate, DayKind>,
+    special: BTreeMap<NaiveDate, (DayKind, String)>,
+    /// The last day the holiday list speaks for: the end of the last year
+    /// it has a row in. After it, only the working weekdays count.
+    covered_until: Option<NaiveDate>,
+}
+
+/// What a calendar day is, for people (`GET /api/v1/calendar`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct DayInfo {
+    pub date: NaiveDate,
+    pub working: bool,
+    /// `workday`, `weekend`, `holiday` or `makeup_workday` (调休).
+    pub kind: &'static str,
+    /// The holiday's name, for holidays and make-up days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Parses `date,kind,name` rows; `#` lines and the header are skipped.
@@ -117,13 +132,22 @@ impl BusinessCalendar {
         for w in working_weekdays {
             weekdays[w.num_days_from_monday() as usize] = true;
         }
-        let special = days.iter().map(|d| (d.date, d.kind)).collect();
+        let special = days
+            .iter()
+            .map(|d| (d.date, (d.kind, d.name.clone())))
+            .collect();
+        let covered_until = days
+            .iter()
+            .map(|d| d.date.year())
+            .max()
+            .and_then(|y| NaiveDate::from_ymd_opt(y, 12, 31));
         Ok(Self {
             tz,
             open,
             close,
             weekdays,
             special,
+            covered_until,
         })
     }
 
@@ -167,9 +191,37 @@ impl BusinessCalendar {
 
     pub fn is_working_day(&self, d: NaiveDate) -> bool {
         match self.special.get(&d) {
-            Some(DayKind::Holiday) => false,
-            Some(DayKind::Workday) => true,
+            Some((DayKind::Holiday, _)) => false,
+            Some((DayKind::Workday, _)) => true,
             None => self.weekdays[d.weekday().num_days_from_monday() as usize],
+        }
+    }
+
+    /// The last day the holiday list covers (none: no list at all).
+    pub fn covered_until(&self) -> Option<NaiveDate> {
+        self.covered_until
+    }
+
+    /// Whether `d` lies past the holiday list, where a holiday would be
+    /// taken for a working day.
+    pub fn beyond_coverage(&self, d: NaiveDate) -> bool {
+        self.covered_until.is_none_or(|c| d > c)
+    }
+
+    /// A day as people ask about it.
+    pub fn day_info(&self, d: NaiveDate) -> DayInfo {
+        let weekday = self.weekdays[d.weekday().num_days_from_monday() as usize];
+        let (kind, name) = match self.special.get(&d) {
+            Some((DayKind::Holiday, n)) => ("holiday", Some(n.clone())),
+            Some((DayKind::Workday, n)) => ("makeup_workday", Some(n.clone())),
+            None if weekday => ("workday", None),
+            None => ("weekend", None),
+        };
+        DayInfo {
+            date: d,
+            working: self.is_working_day(d),
+            kind,
+            name,
         }
     }
 

@@ -50,6 +50,41 @@ impl DispatchContext {
         })
     }
 
+    /// [`DispatchContext::new`] with a deployment's own policy and holiday
+    /// files instead of the shipped ones; a file that does not read or
+    /// check stops here with a message naming it.
+    pub fn configured(
+        osrm_url: Option<&str>,
+        osrm_timeout: std::time::Duration,
+        policy_file: Option<&std::path::Path>,
+        holidays_file: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let read = |p: &std::path::Path| {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+        };
+        let policy = match policy_file {
+            Some(p) => Policy::from_json(&read(p)?)
+                .with_context(|| format!("policy file {}", p.display()))?,
+            None => Policy::embedded(),
+        };
+        let calendar = match holidays_file {
+            Some(p) => {
+                let days = calendar::parse_special_days(&read(p)?)
+                    .with_context(|| format!("holidays file {}", p.display()))?;
+                BusinessCalendar::from_policy(&policy.calendar, &days)
+                    .with_context(|| format!("holidays file {}", p.display()))?
+            }
+            None => BusinessCalendar::china(&policy.calendar)?,
+        };
+        let travel = travel::TravelModel::from_config(osrm_url, osrm_timeout)?;
+        Ok(DispatchContext {
+            policy,
+            calendar,
+            travel,
+        })
+    }
+
     /// The rules job writes keep the daily KPI tallies under.
     pub fn kpi_rules(&self) -> crate::reports::kpi::Rules {
         crate::reports::kpi::Rules {

@@ -88,7 +88,20 @@ fn sla_view(
         }),
     };
     let share = policy.sla.warning_share;
-    let mut out = json!({"completion": completion.status(now, share)});
+    let status = completion.status(now, share);
+    let beyond = ctx
+        .calendar
+        .beyond_coverage(ctx.calendar.local_date(status.due_at));
+    let mut out = json!({"completion": status});
+    if beyond {
+        // Holidays after the list's end would be counted as working days.
+        out["calendar_note"] = json!(format!(
+            "the due time lies past the holiday calendar ({}); public holidays after it are not counted",
+            ctx.calendar
+                .covered_until()
+                .map_or_else(|| "no holiday list".to_owned(), |d| format!("covered until {d}"))
+        ));
+    }
     if let Some(t) = targets.first_visit {
         let visited = events
             .iter()

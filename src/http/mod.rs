@@ -3,6 +3,7 @@
 //! parse and check input, call one use case, shape the answer.
 
 pub mod auth;
+pub mod calendar;
 pub mod error;
 pub mod feed;
 pub mod intake;
@@ -72,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .configure(jobs::routes)
                 .configure(optimize::routes)
                 .configure(reports::routes)
+                .configure(calendar::routes)
                 .default_service(web::to(not_found)),
         )
         .configure(web_assets::routes);

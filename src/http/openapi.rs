@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{feed, intake, jobs, ops, optimize, places, reports, stations, technicians, tokens};
+use super::{
+    calendar, feed, intake, jobs, ops, optimize, places, reports, stations, technicians, tokens,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,6 +58,7 @@ pub struct ApiDoc;
     jobs::track,
     jobs::survey,
     reports::kpi,
+    calendar::calendar,
     optimize::run,
     tokens::session,
     tokens::list,

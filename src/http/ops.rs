@@ -82,16 +82,42 @@ async fn healthz() -> HttpResponse {
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.ping().await;
     let stations = state.index.load().len();
+    let calendar = &state.dispatch.context().calendar;
     let body = json!({
         "status": if db.is_ok() { "ready" } else { "unavailable" },
         "database": state.db.backend(),
         "database_ok": db.is_ok(),
         "stations_indexed": stations,
+        "calendar": {
+            "covered_until": calendar.covered_until(),
+            "warning": calendar_warning(calendar, state.dispatch.now()),
+        },
     });
     if db.is_ok() {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Days before the holiday list runs out from which the server warns.
+const CALENDAR_WARN_DAYS: i64 = 60;
+
+/// A warning when the holiday list ends within 60 days of `now` (or has
+/// ended): SLA clocks would then count public holidays as working days.
+pub fn calendar_warning(
+    calendar: &crate::dispatch::BusinessCalendar,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let today = calendar.local_date(now);
+    match calendar.covered_until() {
+        None => Some("no holiday list: SLA clocks count every working weekday".into()),
+        Some(end) if (end - today).num_days() < CALENDAR_WARN_DAYS => Some(format!(
+            "the holiday calendar covers days up to {end} only; after that public holidays count as \
+             working days in SLA clocks: give the next year's list with --holidays FILE \
+             (REPAIRNET_HOLIDAYS)"
+        )),
+        Some(_) => None,
     }
 }
 

@@ -160,8 +160,10 @@ async fn pages_carry_security_headers() {
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
     // A tile host that is not an origin would be written into the header:
     // the server refuses to start with it.
-    let mut bad = repairnet::config::Settings::default();
-    bad.tile_hosts = vec!["https://x.cn; script-src *".into()];
+    let bad = repairnet::config::Settings {
+        tile_hosts: vec!["https://x.cn; script-src *".into()],
+        ..repairnet::config::Settings::default()
+    };
     assert!(bad.check().is_err());
 }
 

@@ -537,15 +537,14 @@ async fn daily_tallies_kept_by_every_write_equal_a_recomputation(backend: Backen
     let (st, before) = call(&app, Method::GET, path, &manager, None).await;
     assert_eq!(st, 200);
     // A tampered row shows up as a difference; a rebuild puts it right.
-    let (day, region, station) = match &stored[0].0 {
-        k => (
-            k.day.to_string(),
-            k.region.map_or("", Region::code).to_owned(),
-            k.station_id
-                .as_ref()
-                .map_or_else(String::new, |s| s.as_str().to_owned()),
-        ),
-    };
+    let k = &stored[0].0;
+    let (day, region, station) = (
+        k.day.to_string(),
+        k.region.map_or("", Region::code).to_owned(),
+        k.station_id
+            .as_ref()
+            .map_or_else(String::new, |s| s.as_str().to_owned()),
+    );
     let tamper = "UPDATE kpi_days SET counters = '{\"opened\": 999}' \
                   WHERE day = $1 AND region = $2 AND station_id = $3";
     repairnet::on_db!(&app.db, p => sqlx::query(tamper).bind(&day).bind(&region).bind(&station)

@@ -15,6 +15,7 @@ mod browser_dispatch;
 mod browser_kpi;
 mod browser_survey;
 mod browser_tech;
+mod calendar;
 mod changes;
 mod console;
 mod directory;
