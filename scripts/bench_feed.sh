@@ -26,7 +26,8 @@ stop_pollers() {
   if ((${#pollers[@]})); then wait "${pollers[@]}" 2>/dev/null || true; fi
   pollers=()
 }
-RUST_LOG=warn ./target/release/repairnet serve --bind 127.0.0.1:$port --database "$db" &
+# Load tests come from one address: no per-client search limit.
+REPAIRNET_LIMIT_SEARCH_PER_MIN=0 RUST_LOG=warn ./target/release/repairnet serve --bind 127.0.0.1:$port --database "$db" &
 pid=$!
 trap 'stop_pollers; kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done

@@ -9,7 +9,8 @@ conns=${2:-32}
 cargo build --release --quiet
 dir=$(mktemp -d)
 port=18181
-RUST_LOG=warn ./target/release/repairnet serve --bind 127.0.0.1:$port --database "sqlite://$dir/bench.db" &
+# Load tests come from one address: no per-client search limit.
+REPAIRNET_LIMIT_SEARCH_PER_MIN=0 RUST_LOG=warn ./target/release/repairnet serve --bind 127.0.0.1:$port --database "sqlite://$dir/bench.db" &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done

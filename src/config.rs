@@ -106,6 +106,11 @@ pub struct Settings {
     )]
     pub limit_failed_auth_per_min: u32,
 
+    /// `text` (default) or `json`: one JSON object per log line, with the
+    /// request's id, method and path, for a log collector.
+    #[arg(long, env = "REPAIRNET_LOG_FORMAT", default_value = "text")]
+    pub log_format: crate::telemetry::LogFormat,
+
     /// How often the scheduler looks for reminders and late notices due.
     #[arg(long, env = "REPAIRNET_SCHEDULER_MS", default_value_t = 60_000)]
     pub scheduler_ms: u64,
@@ -167,6 +172,7 @@ impl Default for Settings {
             scheduler_ms: 60_000,
             notify_poll_ms: 1_000,
             tile_hosts: vec!["https://tile.openstreetmap.org".into()],
+            log_format: crate::telemetry::LogFormat::Text,
             holidays: None,
             policy: None,
             limit_track_per_min: 30,

@@ -162,7 +162,16 @@ impl Application {
                 .run(),
             )
         });
+        // The exporter's upkeep: drains histogram samples between scrapes.
+        let upkeep = tokio::spawn(async {
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                http::ops::prometheus().run_upkeep();
+            }
+        });
         let res = self.server.await;
+        upkeep.abort();
         refresher.abort();
         jobs.abort();
         scheduler.abort();

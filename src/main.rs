@@ -230,7 +230,7 @@ async fn run() -> anyhow::Result<()> {
         .unwrap_or_else(|| Command::Serve(ServeOnly::parse_from(["repairnet"]).settings));
     match command {
         Command::Serve(settings) => {
-            repairnet::telemetry::init("info");
+            repairnet::telemetry::init_as("info", settings.log_format);
             let app = repairnet::Application::build(settings.clone()).await?;
             tracing::info!(
                 "repairnet listening on http://{}:{} (database {})",

@@ -7,15 +7,41 @@ use std::io::IsTerminal;
 use tracing_subscriber::{fmt, EnvFilter};
 
 pub fn init(default_filter: &str) {
+    init_as(default_filter, LogFormat::Text);
+}
+
+crate::basic::string_enum!(
+    /// How log lines are written: for people, or one JSON object per line
+    /// for a log collector.
+    LogFormat {
+        Text => "text",
+        Json => "json",
+    }
+);
+
+/// [`init`] in the given format.
+pub fn init_as(default_filter: &str, format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     // A second init (tests start many apps) is harmless; ignore the error.
-    let _ = fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, not for log files.
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    let _ = match format {
+        LogFormat::Json => fmt()
+            .json()
+            // The request's fields (id, method, path) on every line, and
+            // one line as each request ends (an access log).
+            .with_current_span(true)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init(),
+        LogFormat::Text => fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            // Colour codes only for a person at a terminal, not for log files.
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
 }
 
 /// The root span of every request: method, path (never the query string:

@@ -42,10 +42,34 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        PrometheusBuilder::new()
+        let handle = PrometheusBuilder::new()
+            // Buckets, not summaries: buckets add up across processes.
+            .set_buckets(&[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ])
+            .expect("the bucket list is not empty")
             .install_recorder()
-            .expect("no other metrics recorder is installed")
+            .expect("no other metrics recorder is installed");
+        describe();
+        handle
     })
+}
+
+/// HELP lines for the metrics this server records.
+fn describe() {
+    metrics::describe_counter!(
+        "repairnet_http_requests_total",
+        "HTTP requests by method, route pattern and status"
+    );
+    metrics::describe_histogram!(
+        "repairnet_http_request_seconds",
+        metrics::Unit::Seconds,
+        "HTTP request latency by method and route pattern"
+    );
+    metrics::describe_gauge!(
+        "repairnet_stations_indexed",
+        "stations in the live nearest-search index"
+    );
 }
 
 /// Counts requests and their latency by route pattern (not raw path, so

@@ -20,6 +20,13 @@ async fn health_ready_metrics_and_docs_answer() {
         metrics.contains("/api/v1/stations/nearest"),
         "route label missing"
     );
+    // Latency as buckets (they add up across processes), with HELP text.
+    assert!(
+        metrics.contains("repairnet_http_request_seconds_bucket{")
+            && metrics.contains("le=\"0.005\"")
+            && metrics.contains("# HELP repairnet_http_request_seconds"),
+        "{metrics}"
+    );
 
     let (s, doc) = app.get_json("/api/openapi.json").await;
     assert_eq!(s, 200);
@@ -53,4 +60,63 @@ async fn the_web_page_is_served() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
+}
+
+/// `--log-format json`: every line the real binary logs is one JSON object,
+/// and a request's lines carry its path and request id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_can_be_json_for_a_collector() {
+    let url = fresh_database(Backend::Sqlite).await.unwrap();
+    let port = crate::web::free_port();
+    let log = std::env::temp_dir().join(format!("repairnet-json-log-{port}.txt"));
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_repairnet"))
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            &url,
+        ])
+        .args(["--log-format", "json"])
+        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..300 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server did not start");
+    let res = http
+        .get(format!("{base}/api/v1/regions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() >= 2, "{text}");
+    assert!(lines
+        .iter()
+        .all(|l| l["level"].is_string() && l["timestamp"].is_string()));
+    let request = lines
+        .iter()
+        .find(|l| l["span"]["path"] == "/api/v1/regions")
+        .unwrap_or_else(|| panic!("no line of the request: {text}"));
+    assert!(request["span"]["request_id"].is_string(), "{request}");
 }
