@@ -21,8 +21,12 @@ crate::basic::string_enum!(
 
 /// [`init`] in the given format.
 pub fn init_as(default_filter: &str, format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // actix logs a request line it cannot parse (raw non-ASCII in the
+    // address, say) at ERROR and answers 400 itself: a client's mistake,
+    // not the server's, so it is not logged unless asked for.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("{default_filter},actix_http::h1::dispatcher=off"))
+    });
     // A second init (tests start many apps) is harmless; ignore the error.
     let _ = match format {
         LogFormat::Json => fmt()

@@ -11,6 +11,10 @@
 //!
 //! Each limit is `N` requests a minute with bursts up to `N`; 0 turns it
 //! off. Over the limit: 429 with `Retry-After` and the error JSON.
+//!
+//! Every request's address is at most [`MAX_URI`] bytes (else 414) and its
+//! headers at most [`MAX_HEADERS`] bytes (else 431): no endpoint needs
+//! more, and big ones only cost parsing.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -126,11 +130,33 @@ impl Limits {
     }
 }
 
-/// The middleware: the track and search limits per client.
+/// The longest address a request may have (bytes).
+pub const MAX_URI: usize = 8 * 1024;
+/// The most header bytes a request may carry (names and values).
+pub const MAX_HEADERS: usize = 32 * 1024;
+
+/// The middleware: sizes, then the track and search limits per client.
 pub async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let uri_len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
+    let header_len: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    let too_big = if uri_len > MAX_URI {
+        Some(ApiError::UriTooLong(MAX_URI))
+    } else if header_len > MAX_HEADERS {
+        Some(ApiError::HeadersTooLarge(MAX_HEADERS))
+    } else {
+        None
+    };
+    if let Some(e) = too_big {
+        let res = e.error_response();
+        return Ok(req.into_response(res).map_into_right_body());
+    }
     let ip = req.peer_addr().map(|a| a.ip());
     let over = req.app_data::<web::Data<AppState>>().and_then(|state| {
         let l = state.limits.for_path(req.method(), req.path())?;

@@ -313,3 +313,26 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// An address or headers far beyond what any endpoint needs get 414 / 431
+/// with the error JSON, before any handler parses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_addresses_and_headers_are_refused() {
+    let app = spawn_app().await;
+    let long = "a".repeat(9 * 1024);
+    let res = app.get(&format!("/api/v1/geocode?q={long}")).await;
+    assert_eq!(res.status(), 414);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "uri_too_long");
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-big", "b".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 431);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "headers_too_large");
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
