@@ -111,6 +111,12 @@ pub struct Settings {
     #[arg(long, env = "REPAIRNET_LOG_FORMAT", default_value = "text")]
     pub log_format: crate::telemetry::LogFormat,
 
+    /// On SIGTERM or Ctrl-C: how long `/readyz` answers 503 (so a load
+    /// balancer stops sending) before the server stops taking connections;
+    /// requests in flight then have up to 30 s to finish.
+    #[arg(long, env = "REPAIRNET_DRAIN_MS", default_value_t = 2_000)]
+    pub drain_ms: u64,
+
     /// How often the scheduler looks for reminders and late notices due.
     #[arg(long, env = "REPAIRNET_SCHEDULER_MS", default_value_t = 60_000)]
     pub scheduler_ms: u64,
@@ -173,6 +179,7 @@ impl Default for Settings {
             notify_poll_ms: 1_000,
             tile_hosts: vec!["https://tile.openstreetmap.org".into()],
             log_format: crate::telemetry::LogFormat::Text,
+            drain_ms: 2_000,
             holidays: None,
             policy: None,
             limit_track_per_min: 30,

@@ -91,6 +91,7 @@ impl Application {
                 demo::history::PER_DAY,
                 demo::DEFAULT_SEED,
                 clock.now(),
+                false,
             )
             .await
             .context("making the demo history")?;
@@ -123,6 +124,7 @@ impl Application {
             settings,
             directory_writes: tokio::sync::Mutex::new(()),
             limits,
+            draining: std::sync::atomic::AtomicBool::new(false),
         });
         http::ops::prometheus();
         let server = http::server(listener, state.clone())?;
@@ -162,15 +164,22 @@ impl Application {
                 .run(),
             )
         });
-        // The exporter's upkeep: drains histogram samples between scrapes.
-        let upkeep = tokio::spawn(async {
-            let mut every = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                every.tick().await;
-                http::ops::prometheus().run_upkeep();
+        // Upkeep: the exporter drains histogram samples between scrapes;
+        // the request limits forget clients whose buckets are full again.
+        let upkeep = tokio::spawn({
+            let state = self.state.clone();
+            async move {
+                let mut every = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    every.tick().await;
+                    http::ops::prometheus().run_upkeep();
+                    state.limits.retain_recent();
+                }
             }
         });
+        let drain = tokio::spawn(drain_on_signal(self.state.clone(), self.server.handle()));
         let res = self.server.await;
+        drain.abort();
         upkeep.abort();
         refresher.abort();
         jobs.abort();
@@ -181,6 +190,35 @@ impl Application {
         self.state.db.close().await;
         res
     }
+}
+
+/// On SIGTERM or Ctrl-C: readiness goes false, then after the drain time
+/// the server stops taking connections and lets requests in flight finish.
+async fn drain_on_signal(state: web::Data<AppState>, server: actix_web::dev::ServerHandle) {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    state
+        .draining
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    tracing::info!(
+        drain_ms = state.settings.drain_ms,
+        "stopping: readiness is now false; requests in flight will finish"
+    );
+    tokio::time::sleep(Duration::from_millis(state.settings.drain_ms)).await;
+    server.stop(true).await;
 }
 
 /// Wakes this process's change-feed readers on every PostgreSQL

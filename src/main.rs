@@ -189,6 +189,19 @@ async fn open_db(url: &str) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// The dispatch context a command runs under: the policy and holiday files
+/// of `REPAIRNET_POLICY` and `REPAIRNET_HOLIDAYS` when set, as the server's,
+/// so the daily KPI tallies are kept under the same rules.
+fn command_context() -> anyhow::Result<repairnet::dispatch::DispatchContext> {
+    let path = |v: &str| std::env::var_os(v).map(PathBuf::from);
+    repairnet::dispatch::DispatchContext::configured(
+        None,
+        std::time::Duration::from_secs(1),
+        path("REPAIRNET_POLICY").as_deref(),
+        path("REPAIRNET_HOLIDAYS").as_deref(),
+    )
+}
+
 /// Above this many jobs a demo history is written in bulk.
 const BULK_FROM: u32 = 50_000;
 
@@ -263,8 +276,7 @@ async fn run() -> anyhow::Result<()> {
                 .transpose()?;
             let db = open_db(&db.url).await?;
             let index = repairnet::network::SharedIndex::new(repairnet::load_index(&db).await?);
-            let ctx =
-                repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1))?;
+            let ctx = command_context()?;
             store::kpi::ensure(&db, &ctx.kpi_rules()).await?;
             let q = repairnet::reports::KpiQuery {
                 from,
@@ -312,8 +324,7 @@ async fn run() -> anyhow::Result<()> {
             let index = std::sync::Arc::new(repairnet::network::SharedIndex::new(
                 repairnet::load_index(&db).await?,
             ));
-            let ctx =
-                repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1))?;
+            let ctx = command_context()?;
             store::kpi::ensure(&db, &ctx.kpi_rules()).await?;
             let started = std::time::Instant::now();
             let bulk = Db::connect_for_bulk(&url).await?;
@@ -349,6 +360,7 @@ async fn run() -> anyhow::Result<()> {
                         per_day,
                         seed,
                         chrono::Utc::now(),
+                        false,
                     )
                     .await?
                 }
@@ -364,8 +376,7 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::KpiCheck { db } => {
             let db = open_db(&db.url).await?;
-            let ctx =
-                repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1))?;
+            let ctx = command_context()?;
             let rules = ctx.kpi_rules();
             store::kpi::ensure(&db, &rules).await?;
             let started = std::time::Instant::now();

@@ -82,6 +82,7 @@ pub async fn load_bulk(
         "the bulk history needs the demo network"
     );
     let rules = ctx.kpi_rules();
+    store::kpi::forget(db).await?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut tallies = store::kpi::Tallies::new();
     let mut stats = HistoryStats::default();

@@ -1,7 +1,7 @@
 //! Job intake: the job request as an agent sends it, and its validation into
 //! a [`JobInput`] (every problem reported at once, field by field).
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -152,12 +152,17 @@ pub struct JobInput {
 }
 
 pub fn parse_date(field: &str, s: &str) -> Result<NaiveDate, FieldError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-        FieldError::new(
-            field,
-            format!("{field} must be a date YYYY-MM-DD, got {s:?}"),
-        )
-    })
+    // Years 1900-9999 only: chrono reads signed years up to ±262,142, and
+    // date arithmetic near those ends would overflow.
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|d| (1900..=9999).contains(&d.year()))
+        .ok_or_else(|| {
+            FieldError::new(
+                field,
+                format!("{field} must be a date YYYY-MM-DD (years 1900-9999), got {s:?}"),
+            )
+        })
 }
 
 /// The warranty-relevant fields, shared by job intake and the stand-alone

@@ -267,6 +267,9 @@ pub struct DispatchService {
     outbox_ready: Arc<tokio::sync::Notify>,
     /// Whether job changes write customer messages (not for a demo history).
     messages: bool,
+    /// Whether each write keeps the daily KPI tallies (a bulk load may
+    /// rebuild them once at its end instead).
+    kpi_per_write: bool,
 }
 
 impl DispatchService {
@@ -287,7 +290,16 @@ impl DispatchService {
             public_url: "http://127.0.0.1:8080".into(),
             outbox_ready: Arc::new(tokio::sync::Notify::new()),
             messages: true,
+            kpi_per_write: true,
         }
+    }
+
+    /// Writes leave the daily KPI tallies alone: the caller rebuilds them
+    /// ([`crate::store::kpi::rebuild`]) before anyone reads them.
+    #[must_use]
+    pub fn without_kpi_upkeep(mut self) -> Self {
+        self.kpi_per_write = false;
+        self
     }
 
     /// Job changes write no customer messages (a made-up history).
@@ -424,7 +436,7 @@ impl DispatchService {
         let extras = store_jobs::WriteExtras {
             messages: &messages,
             request_key,
-            kpi: self.ctx.kpi_rules(),
+            kpi: self.kpi_per_write.then(|| self.ctx.kpi_rules()),
         };
         let out = store_jobs::write_with(&self.db, &w, extras).await?;
         if let Booked::Done(written) = &out {

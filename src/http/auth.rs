@@ -59,7 +59,7 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let ip = req.peer_addr().map(|a| a.ip());
+        let ip = req.peer_addr().map(|a| super::limits::client_key(a.ip()));
         let token = req
             .headers()
             .get(header::AUTHORIZATION)

@@ -53,7 +53,12 @@ async fn calendar(
     let to = f.opt("to", p.to.as_deref(), |v| parse_date("to", v));
     f.finish()?;
     let from = from.unwrap_or_else(|| cal.local_date(state.dispatch.now()));
-    let to = to.unwrap_or(from + chrono::Duration::days(13));
+    let to = match to {
+        Some(t) => t,
+        None => from
+            .checked_add_signed(chrono::Duration::days(13))
+            .ok_or_else(|| ApiError::from(FieldError::new("from", "from is too late")))?,
+    };
     if to < from || (to - from).num_days() >= MAX_DAYS {
         return Err(ApiError::from(FieldError::new(
             "to",

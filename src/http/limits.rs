@@ -46,6 +46,18 @@ fn limiter(per_minute: u32) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
     Some(RateLimiter::keyed(Quota::per_minute(n)))
 }
 
+/// Whom a limit counts: an IPv4 address, or an IPv6 address's /64 (one
+/// customer line gets a whole /64, so single addresses would be free).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 @ IpAddr::V4(_) => v4,
+    }
+}
+
 /// Whole seconds until `limiter` lets `ip` through again (at least 1).
 fn check(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> Result<(), u64> {
     limiter
@@ -109,12 +121,25 @@ impl Limits {
         }
     }
 
+    /// Forgets clients whose buckets are full again, so the maps do not
+    /// grow with every address ever seen (run by the server's upkeep).
+    pub fn retain_recent(&self) {
+        for l in [&self.track, &self.search, &self.failed_auth]
+            .into_iter()
+            .flatten()
+        {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+
     fn for_path(
         &self,
         method: &actix_web::http::Method,
         path: &str,
     ) -> Option<&DefaultKeyedRateLimiter<IpAddr>> {
-        if path == "/api/v1/track" {
+        // The survey checks the same code and four digits as tracking.
+        if path == "/api/v1/track" || path == "/api/v1/survey" {
             return self.track.as_ref();
         }
         let search = method == actix_web::http::Method::GET
@@ -157,9 +182,13 @@ pub async fn limit(
         let res = e.error_response();
         return Ok(req.into_response(res).map_into_right_body());
     }
-    let ip = req.peer_addr().map(|a| a.ip());
+    let ip = req.peer_addr().map(|a| client_key(a.ip()));
+    // The path as routing sees it (percent-encoding undone), so
+    // `/api/v1/%74rack` is counted as `/api/v1/track`.
     let over = req.app_data::<web::Data<AppState>>().and_then(|state| {
-        let l = state.limits.for_path(req.method(), req.path())?;
+        let l = state
+            .limits
+            .for_path(req.method(), req.match_info().as_str())?;
         check(l, ip?).err()
     });
     if let Some(retry_after_s) = over {

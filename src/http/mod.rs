@@ -44,6 +44,8 @@ pub struct AppState {
     pub directory_writes: tokio::sync::Mutex<()>,
     /// Per-client request limits.
     pub limits: limits::Limits,
+    /// Set when the process was told to stop: `/readyz` answers 503.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 /// Everything an app needs; called once per worker thread.
@@ -163,7 +165,11 @@ pub fn server(
             .configure(move |cfg| configure(cfg, state))
             .default_service(web::to(not_found))
     })
-    .listen(listener)?;
+    .listen(listener)?
+    // Signals are ours (`Application::run_until_stopped`): readiness goes
+    // false before the server stops taking connections.
+    .disable_signals()
+    .shutdown_timeout(30);
     if let Some(n) = workers {
         server = server.workers(n.max(1));
     }

@@ -107,8 +107,9 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.ping().await;
     let stations = state.index.load().len();
     let calendar = &state.dispatch.context().calendar;
+    let draining = state.draining.load(std::sync::atomic::Ordering::SeqCst);
     let body = json!({
-        "status": if db.is_ok() { "ready" } else { "unavailable" },
+        "status": if draining { "draining" } else if db.is_ok() { "ready" } else { "unavailable" },
         "database": state.db.backend(),
         "database_ok": db.is_ok(),
         "stations_indexed": stations,
@@ -117,7 +118,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "warning": calendar_warning(calendar, state.dispatch.now()),
         },
     });
-    if db.is_ok() {
+    if db.is_ok() && !draining {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

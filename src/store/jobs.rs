@@ -277,12 +277,23 @@ const INSERT_EVENT_SQL: &str =
 /// What else a job write carries: the customer messages it causes (the
 /// outbox, written in the same transaction) and the request key of its
 /// last audit entry (a replayed request finds it and writes nothing).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct WriteExtras<'a> {
     pub messages: &'a [MessageDraft],
     pub request_key: Option<&'a str>,
-    /// The rules the daily KPI tallies are kept under.
-    pub kpi: Rules,
+    /// The rules the daily KPI tallies are kept under; `None` leaves them
+    /// alone (a bulk load that rebuilds them at its end).
+    pub kpi: Option<Rules>,
+}
+
+impl Default for WriteExtras<'_> {
+    fn default() -> Self {
+        WriteExtras {
+            messages: &[],
+            request_key: None,
+            kpi: Some(Rules::default()),
+        }
+    }
 }
 
 fn insert_job_sql() -> String {
@@ -410,6 +421,7 @@ pub async fn write_with(
     // A settled job's daily KPI tallies change with this write: read its
     // report columns as they were (the update may move its station).
     let was_settled = match w {
+        _ if extras.kpi.is_none() => false,
         JobWrite::Insert { .. } => false,
         JobWrite::Update { event, .. } => event.from_status.is_some_and(kpi::settled),
     };
@@ -493,7 +505,7 @@ pub async fn write_with(
             });
         }
         let settled_now = kpi::settled(job.status());
-        if before.is_some() || settled_now {
+        if let Some(rules) = extras.kpi.filter(|_| before.is_some() || settled_now) {
             let rows: Vec<EntryRow> = sqlx::query_as(&format!(
                 "SELECT {ENTRY_COLUMNS} FROM job_events e WHERE e.job_id = $1 ORDER BY e.id"))
                 .bind(id).fetch_all(&mut *tx).await?;
@@ -506,7 +518,7 @@ pub async fn write_with(
             let d = super::kpi::deltas(
                 before.as_ref().map(|l| (l, earlier)),
                 after.as_ref().map(|l| (l, &entries[..])),
-                &extras.kpi,
+                &rules,
             );
             super::kpi::apply_kpi_deltas!(tx, &d);
         }

@@ -214,6 +214,14 @@ macro_rules! replace_all {
     }};
 }
 
+/// Drops the rules' fingerprint: until [`replace`] or [`rebuild`] records
+/// one again, the next start rebuilds the tallies (a bulk load that stops
+/// halfway leaves no stale tallies taken for whole).
+pub async fn forget(db: &Db) -> Result<()> {
+    on_db!(db, p => sqlx::query("DELETE FROM kpi_meta").execute(p).await.map(|_| ()))?;
+    Ok(())
+}
+
 /// The rules the stored tallies were made under, if any.
 pub async fn fingerprint(db: &Db) -> Result<Option<String>> {
     Ok(

@@ -441,7 +441,7 @@ async fn a_demo_history_is_repeatable_and_feeds_the_report() {
         let ctx =
             repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1))
                 .unwrap();
-        let stats = load_history(&app.db, index, ctx, 14, 12, 7, end)
+        let stats = load_history(&app.db, index, ctx, 14, 12, 7, end, false)
             .await
             .unwrap();
         let shape: Vec<(String, String)> = sqlx_rows(&app).await;
@@ -521,7 +521,7 @@ async fn daily_tallies_kept_by_every_write_equal_a_recomputation(backend: Backen
     let ctx =
         repairnet::dispatch::DispatchContext::new(None, std::time::Duration::from_secs(1)).unwrap();
     let rules = ctx.kpi_rules();
-    let stats = repairnet::demo::history::load_history(&app.db, index, ctx, 28, 8, 11, end)
+    let stats = repairnet::demo::history::load_history(&app.db, index, ctx, 28, 8, 11, end, true)
         .await
         .unwrap();
     assert!(stats.open > 0 && stats.open < stats.jobs, "{stats:?}");

@@ -120,3 +120,95 @@ async fn logs_can_be_json_for_a_collector() {
         .unwrap_or_else(|| panic!("no line of the request: {text}"));
     assert!(request["span"]["request_id"].is_string(), "{request}");
 }
+
+/// SIGTERM: `/readyz` turns 503 first (a load balancer stops sending),
+/// a request in flight still gets its answer, and the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_requests_in_flight_and_exits_cleanly() {
+    let url = fresh_database(Backend::Sqlite).await.unwrap();
+    let bin = env!("CARGO_BIN_EXE_repairnet");
+    let out = std::process::Command::new(bin)
+        .args([
+            "token",
+            "create",
+            "--role",
+            "dispatcher",
+            "--database",
+            &url,
+        ])
+        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let port = crate::web::free_port();
+    let mut server = std::process::Command::new(bin)
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            &url,
+        ])
+        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
+        .env("REPAIRNET_DRAIN_MS", "1500")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..300 {
+        if http.get(format!("{base}/readyz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server did not start");
+    // A long poll that answers after 3 s with nothing new.
+    let in_flight = tokio::spawn({
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        async move {
+            http.get(format!("{base}/api/v1/jobs/changes?after=latest&wait=3"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let res = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 503, "readiness goes false first");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "draining");
+    assert_eq!(
+        in_flight.await.unwrap().unwrap(),
+        200,
+        "the request in flight is answered"
+    );
+    let mut code = None;
+    for _ in 0..100 {
+        if let Some(s) = server.try_wait().unwrap() {
+            code = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let code = code.unwrap_or_else(|| {
+        server.kill().unwrap();
+        panic!("the server did not stop");
+    });
+    assert!(code.success(), "exit status {code}");
+}
