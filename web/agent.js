@@ -603,6 +603,9 @@ function techName(t) {
       notify(`已改约：工单 ${job.code} 改到 ${a ? spokenWindow(a.day, a.period) : spokenWindow(s.date, s.period)}` +
         `${a ? `，${techName(a)} 上门` : ""}，请告知客户。`);
       dialog.close();
+      // Now, not in the close event a task later: whoever reads the page
+      // right after the dialog closes finds the focus back on the button.
+      restoreFocus();
     } catch (e) {
       // A full day (409) or a window that has started (400): choose again.
       dialogError("reschedule-error", refusal(e));
@@ -681,6 +684,9 @@ function techName(t) {
       const names = { name: "姓名", phone: "电话", address: "地址", problem: "故障描述" };
       notify(`已修改工单 ${job.code} 的${Object.keys(body).map((k) => names[k]).join("、")}。`);
       dialog.close();
+      // Now, not in the close event a task later: whoever reads the page
+      // right after the dialog closes finds the focus back on the button.
+      restoreFocus();
     } catch (e) {
       dialogError("correct-error", refusal(e));
       let first = null;
@@ -723,6 +729,9 @@ function techName(t) {
       if (!job) return;
       notify(`工单 ${job.code} 已取消（${reason}）。`);
       dialog.close();
+      // Now, not in the close event a task later: whoever reads the page
+      // right after the dialog closes finds the focus back on the button.
+      restoreFocus();
     } catch (e) {
       dialogError("cancel-error", refusal(e));
     }
