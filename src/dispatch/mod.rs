@@ -40,14 +40,7 @@ pub struct DispatchContext {
 impl DispatchContext {
     /// The embedded policy and holiday calendar, and OSRM when a URL is given.
     pub fn new(osrm_url: Option<&str>, osrm_timeout: std::time::Duration) -> anyhow::Result<Self> {
-        let policy = Policy::embedded();
-        let calendar = BusinessCalendar::china(&policy.calendar)?;
-        let travel = travel::TravelModel::from_config(osrm_url, osrm_timeout)?;
-        Ok(DispatchContext {
-            policy,
-            calendar,
-            travel,
-        })
+        Self::configured(osrm_url, osrm_timeout, None, None)
     }
 
     /// [`DispatchContext::new`] with a deployment's own policy and holiday

@@ -8,14 +8,11 @@
 //! Screenshots of each page at 1280x800 and 390x844 go to
 //! `target/screenshots/`.
 
-use std::panic::AssertUnwindSafe;
-
 use chrono::Datelike;
 
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
-use futures_util::FutureExt;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -123,13 +120,7 @@ async fn the_map_page_shows_what_the_api_answers() {
     let Some((_driver, c)) = browser().await else {
         return;
     };
-    // Close the session even when a check fails, so no browser outlives the test.
-    let outcome = AssertUnwindSafe(check_page(&app, &c)).catch_unwind().await;
-    let closed = c.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    closed.expect("close the session");
+    run(c.clone(), check_page(&app, &c)).await;
 }
 
 async fn check_page(app: &TestApp, c: &Client) {
@@ -403,14 +394,7 @@ async fn on_a_phone_the_map_page_lists_names_and_phones_and_opens_the_map_on_dem
     let Some((_driver, c)) = browser().await else {
         return;
     };
-    let outcome = AssertUnwindSafe(check_phone_page(&app, &c, &expected_next))
-        .catch_unwind()
-        .await;
-    let closed = c.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    closed.expect("close the session");
+    run(c.clone(), check_phone_page(&app, &c, &expected_next)).await;
 }
 
 async fn check_phone_page(app: &TestApp, c: &Client, expected_next: &str) {
@@ -584,7 +568,7 @@ async fn a_customer_tracks_a_repair_on_the_tracking_page() {
     let Some((_driver, c)) = browser().await else {
         return;
     };
-    let outcome = AssertUnwindSafe(async {
+    run(c.clone(), async {
         c.goto(&app.url(&format!("/track.html?code={code}"))).await.expect("page loads");
         // A half-typed number is caught before asking the server.
         c.find(Locator::Id("last4")).await.unwrap().send_keys("56").await.unwrap();
@@ -623,12 +607,5 @@ async fn a_customer_tracks_a_repair_on_the_tracking_page() {
         assert_eq!(hidden, Value::Bool(true));
         assert_accessible(&c, "the tracking page with a refusal").await;
         screenshots(&c, "track-refused").await;
-    })
-    .catch_unwind()
-    .await;
-    let closed = c.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    closed.expect("close the session");
+    }).await;
 }

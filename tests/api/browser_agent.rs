@@ -6,13 +6,10 @@
 //! tests print why they skipped, unless `CI` is set, where they fail.
 //! Screenshots go to `target/screenshots/agent-*.png`.
 
-use std::panic::AssertUnwindSafe;
-
 use chrono::{Duration, Utc};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
-use futures_util::FutureExt;
 use repairnet::auth::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -151,16 +148,6 @@ async fn jobs_for_phone(app: &TestApp, token: &str, phone: &str) -> Vec<Value> {
         .filter(|j| j["customer"]["phone"] == json!(phone))
         .cloned()
         .collect()
-}
-
-async fn run<F: std::future::Future<Output = ()>>(c: Client, check: F) {
-    // Close the session even when a check fails, so no browser outlives the test.
-    let outcome = AssertUnwindSafe(check).catch_unwind().await;
-    let closed = c.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    closed.expect("close the session");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

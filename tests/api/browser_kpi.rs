@@ -7,10 +7,8 @@
 //! Screenshots go to `target/screenshots/kpi-*.png`.
 
 use std::collections::BTreeSet;
-use std::panic::AssertUnwindSafe;
 
 use fantoccini::{Client, Locator};
-use futures_util::FutureExt;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -275,14 +273,7 @@ async fn the_regional_dashboard_shows_the_apis_kpis() {
     let Some((_driver, c)) = browser().await else {
         return;
     };
-    let outcome = AssertUnwindSafe(check_dashboard(&app, &c))
-        .catch_unwind()
-        .await;
-    let closed = c.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    closed.expect("close the session");
+    run(c.clone(), check_dashboard(&app, &c)).await;
 }
 
 async fn check_dashboard(app: &TestApp, c: &Client) {

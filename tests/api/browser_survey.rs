@@ -2,12 +2,10 @@
 //! a customer rates a finished repair from the keyboard, and every refusal
 //! reads as a Chinese sentence.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
-use futures_util::FutureExt;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -110,14 +108,7 @@ async fn a_customer_rates_a_finished_repair_on_the_survey_page() {
     let Some((_driver, c)) = browser().await else {
         return;
     };
-    let outcome = AssertUnwindSafe(check_survey(&app, &c, &clock, &agent, &jobs))
-        .catch_unwind()
-        .await;
-    let closed = c.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    closed.expect("close the session");
+    run(c.clone(), check_survey(&app, &c, &clock, &agent, &jobs)).await;
 }
 
 struct Jobs {

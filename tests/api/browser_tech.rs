@@ -12,12 +12,10 @@
 //! test prints why it skipped, unless `CI` is set, where it fails.
 //! Screenshots go to `target/screenshots/tech-*.png`.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use fantoccini::{Client, Locator};
-use futures_util::FutureExt;
 use repairnet::auth::{Role, Scope};
 use repairnet::basic::ManualClock;
 use repairnet::dispatch::model::TechnicianId;
@@ -150,12 +148,7 @@ async fn a_technician_works_the_day_on_a_phone_and_offline() {
     let Some((_driver, c)) = browser().await else {
         return;
     };
-    let outcome = AssertUnwindSafe(check_day(&app, &c)).catch_unwind().await;
-    let closed = c.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    closed.expect("close the session");
+    run(c.clone(), check_day(&app, &c)).await;
 }
 
 async fn check_day(app: &TestApp, c: &Client) {

@@ -4,11 +4,9 @@
 //! that open in Excel, and methods that do not fall through to another
 //! endpoint.
 
-use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use fantoccini::Client;
-use futures_util::FutureExt;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -270,14 +268,7 @@ async fn a_script_in_the_map_pages_address_stays_text() {
     let Some((_driver, c)) = browser().await else {
         return;
     };
-    let outcome = AssertUnwindSafe(check_injection(&app, &c))
-        .catch_unwind()
-        .await;
-    let closed = c.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    closed.expect("close the session");
+    run(c.clone(), check_injection(&app, &c)).await;
 }
 
 async fn check_injection(app: &TestApp, c: &Client) {

@@ -237,3 +237,56 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A token made by the real binary's `token create` on `url`.
+pub fn cli_token(url: &str, role: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_repairnet"))
+        .args(["token", "create", "--role", role, "--database", url])
+        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The real binary serving `url` on a free port (no demo history), with
+/// `args` and `env` added and its log written to `log`; returns once it
+/// answers, with its base URL.
+pub async fn serve_binary(
+    url: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    log: std::process::Stdio,
+) -> (std::process::Child, String) {
+    let port = crate::web::free_port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_repairnet"))
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            url,
+        ])
+        .args(args)
+        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
+        .envs(env.iter().copied())
+        .stderr(log)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            return (server, base);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    panic!("the server did not start");
+}

@@ -616,42 +616,22 @@ async fn send_survey(app: &TestApp, b: Value) -> (u16, Value) {
 async fn phone_numbers_never_reach_the_logs() {
     let gw = Gateway::start(0);
     let url = fresh_database(Backend::Sqlite).await.unwrap();
-    let bin = env!("CARGO_BIN_EXE_repairnet");
-    let out = std::process::Command::new(bin)
-        .args(["token", "create", "--role", "agent", "--database", &url])
-        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let agent = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let port = crate::web::free_port();
-    let log = std::env::temp_dir().join(format!("repairnet-log-{port}.txt"));
-    let mut server = std::process::Command::new(bin)
-        .args([
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            &url,
-        ])
-        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
-        .env("REPAIRNET_NOTIFY_WEBHOOK", &gw.url)
-        .env(
-            "RUST_LOG",
-            "debug,sqlx=warn,hyper=warn,reqwest=warn,h2=warn,rustls=warn",
-        )
-        .stderr(std::fs::File::create(&log).unwrap())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let agent = cli_token(&url, "agent");
+    let log = std::env::temp_dir().join(format!("repairnet-log-{}.txt", std::process::id()));
+    let (mut server, base) = serve_binary(
+        &url,
+        &[],
+        &[
+            ("REPAIRNET_NOTIFY_WEBHOOK", gw.url.as_str()),
+            (
+                "RUST_LOG",
+                "debug,sqlx=warn,hyper=warn,reqwest=warn,h2=warn,rustls=warn",
+            ),
+        ],
+        std::fs::File::create(&log).unwrap().into(),
+    )
+    .await;
     let http = reqwest::Client::new();
-    let ready = || async { http.get(format!("{base}/healthz")).send().await.is_ok() };
-    until("the server to listen", ready).await;
     let res = http
         .post(format!("{base}/api/v1/jobs"))
         .bearer_auth(&agent)

@@ -67,34 +67,15 @@ async fn the_web_page_is_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_can_be_json_for_a_collector() {
     let url = fresh_database(Backend::Sqlite).await.unwrap();
-    let port = crate::web::free_port();
-    let log = std::env::temp_dir().join(format!("repairnet-json-log-{port}.txt"));
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_repairnet"))
-        .args([
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            &url,
-        ])
-        .args(["--log-format", "json"])
-        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(&log).unwrap())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let log = std::env::temp_dir().join(format!("repairnet-json-log-{}.txt", std::process::id()));
+    let (mut server, base) = serve_binary(
+        &url,
+        &["--log-format", "json"],
+        &[("RUST_LOG", "info")],
+        std::fs::File::create(&log).unwrap().into(),
+    )
+    .await;
     let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..300 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(up, "the server did not start");
     let res = http
         .get(format!("{base}/api/v1/regions"))
         .send()
@@ -126,51 +107,15 @@ async fn logs_can_be_json_for_a_collector() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_requests_in_flight_and_exits_cleanly() {
     let url = fresh_database(Backend::Sqlite).await.unwrap();
-    let bin = env!("CARGO_BIN_EXE_repairnet");
-    let out = std::process::Command::new(bin)
-        .args([
-            "token",
-            "create",
-            "--role",
-            "dispatcher",
-            "--database",
-            &url,
-        ])
-        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let port = crate::web::free_port();
-    let mut server = std::process::Command::new(bin)
-        .args([
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            &url,
-        ])
-        .env("REPAIRNET_NO_DEMO_HISTORY", "true")
-        .env("REPAIRNET_DRAIN_MS", "1500")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let token = cli_token(&url, "dispatcher");
+    let (mut server, base) = serve_binary(
+        &url,
+        &[],
+        &[("REPAIRNET_DRAIN_MS", "1500")],
+        std::process::Stdio::null(),
+    )
+    .await;
     let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..300 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(up, "the server did not start");
     // A long poll that answers after 3 s with nothing new.
     let in_flight = tokio::spawn({
         let (http, base, token) = (http.clone(), base.clone(), token.clone());

@@ -172,3 +172,15 @@ pub async fn screenshots(c: &Client, name: &str) {
     screenshot(c, name, 390, 844).await;
     screenshot(c, name, 1280, 800).await;
 }
+
+/// Runs a browser check, then closes the session even when the check
+/// fails, so no browser outlives the test; a failure is raised after.
+pub async fn run<F: std::future::Future<Output = ()>>(c: Client, check: F) {
+    use futures_util::FutureExt;
+    let outcome = std::panic::AssertUnwindSafe(check).catch_unwind().await;
+    let closed = c.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    closed.expect("close the session");
+}
