@@ -117,6 +117,18 @@ pub struct Settings {
     #[arg(long, env = "REPAIRNET_DRAIN_MS", default_value_t = 2_000)]
     pub drain_ms: u64,
 
+    /// Other sites' origins whose pages may call this API from a browser
+    /// (CORS), comma-separated, e.g. `https://crm.example.com`. Empty: only
+    /// this server's own pages.
+    #[arg(long, env = "REPAIRNET_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Longest a request may take before it is answered 503 `timeout`,
+    /// milliseconds (0: no limit). Streams (the change feed) are limited
+    /// only until their first byte.
+    #[arg(long, env = "REPAIRNET_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+
     /// How often the scheduler looks for reminders and late notices due.
     #[arg(long, env = "REPAIRNET_SCHEDULER_MS", default_value_t = 60_000)]
     pub scheduler_ms: u64,
@@ -132,12 +144,17 @@ impl Settings {
     /// hosts must be bare origins (`https://host[:port]`), since they are
     /// written into a response header.
     pub fn check(&self) -> Result<(), String> {
-        match self.tile_hosts.iter().find(|o| !is_origin(o)) {
-            Some(o) => Err(format!(
+        if let Some(o) = self.tile_hosts.iter().find(|o| !is_origin(o)) {
+            return Err(format!(
                 "tile host {o:?}: expected an origin such as https://tiles.example.com"
-            )),
-            None => Ok(()),
+            ));
         }
+        if let Some(o) = self.cors_origins.iter().find(|o| !is_origin(o)) {
+            return Err(format!(
+                "CORS origin {o:?}: expected an origin such as https://crm.example.com"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -185,6 +202,8 @@ impl Default for Settings {
             limit_track_per_min: 30,
             limit_search_per_min: 1200,
             limit_failed_auth_per_min: 20,
+            cors_origins: Vec::new(),
+            request_timeout_ms: 30_000,
         }
     }
 }

@@ -455,7 +455,7 @@ async fn run() -> anyhow::Result<()> {
             if format == "geojson" {
                 writeln!(out, "{}", export::to_geojson(&stations, Crs::Wgs84))?;
             } else {
-                out.write_all(&export::to_csv(&stations)?)?;
+                out.write_all(&export::to_csv(&stations, Crs::Wgs84)?)?;
             }
         }
         Command::Nearest {

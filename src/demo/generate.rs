@@ -37,7 +37,7 @@ pub const STATIONS_FILE: &str = "stations.csv";
 pub const TECHNICIANS_FILE: &str = "technicians.csv";
 
 /// Header of `stations.csv`, the same columns the importer reads.
-pub const STATION_COLUMNS: [&str; 15] = import::CSV_COLUMNS;
+pub const STATION_COLUMNS: [&str; 16] = import::CSV_COLUMNS;
 
 /// Header of `technicians.csv`, the columns a `TechnicianDraft` reads.
 pub const TECHNICIAN_COLUMNS: [&str; 6] = [
@@ -568,7 +568,8 @@ pub fn generate(gaz: &Gazetteer, seed: u64) -> Result<DemoNetwork, GenerateError
 
 /// Writes `stations.csv` (the importer's columns) to `out`.
 pub fn write_stations<W: io::Write>(net: &DemoNetwork, mut out: W) -> io::Result<()> {
-    let bytes = export::to_csv(&net.stations).map_err(io::Error::other)?;
+    let bytes =
+        export::to_csv(&net.stations, crate::places::Crs::Wgs84).map_err(io::Error::other)?;
     out.write_all(&bytes)?;
     out.flush()
 }

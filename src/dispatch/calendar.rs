@@ -197,6 +197,14 @@ impl BusinessCalendar {
         }
     }
 
+    /// The public holidays of the list, in order.
+    pub fn holidays(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.special
+            .iter()
+            .filter(|(_, (k, _))| *k == DayKind::Holiday)
+            .map(|(d, _)| *d)
+    }
+
     /// The last day the holiday list covers (none: no list at all).
     pub fn covered_until(&self) -> Option<NaiveDate> {
         self.covered_until

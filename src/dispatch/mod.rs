@@ -71,6 +71,9 @@ impl DispatchContext {
             None => BusinessCalendar::china(&policy.calendar)?,
         };
         let travel = travel::TravelModel::from_config(osrm_url, osrm_timeout)?;
+        // `PH` in stations' opening hours means the same holidays as the
+        // SLA clock.
+        crate::network::model::use_public_holidays(calendar.holidays());
         Ok(DispatchContext {
             policy,
             calendar,

@@ -40,8 +40,11 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("the service is temporarily unavailable")]
+    #[error("the service is temporarily unavailable; try again shortly")]
     Unavailable,
+    /// The answer was not ready within the configured time (milliseconds).
+    #[error("the request took longer than {0} ms; try again later")]
+    Timeout(u64),
     #[error("the address is longer than {0} bytes")]
     UriTooLong(usize),
     #[error("the request headers are larger than {0} bytes")]
@@ -87,6 +90,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable => "unavailable",
+            ApiError::Timeout(_) => "timeout",
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::UriTooLong(_) => "uri_too_long",
             ApiError::HeadersTooLarge(_) => "headers_too_large",
@@ -177,7 +181,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -205,6 +209,10 @@ impl ResponseError for ApiError {
             }
             ApiError::TooManyRequests { retry_after_s } => {
                 res.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            }
+            // A restarting database is usually back within seconds.
+            ApiError::Unavailable | ApiError::Timeout(_) => {
+                res.insert_header((header::RETRY_AFTER, "5"));
             }
             _ => {}
         }

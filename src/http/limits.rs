@@ -199,3 +199,31 @@ pub async fn limit(
         .await
         .map(ServiceResponse::map_into_left_body)
 }
+
+/// Answers 503 `timeout` to a request whose response has not begun within
+/// the configured time (`REPAIRNET_REQUEST_TIMEOUT_MS`), so a stuck
+/// database or a huge computation cannot hold a client and a worker
+/// forever. The handler is dropped: a database transaction it had open
+/// rolls back; one that had already committed stays committed, which the
+/// client can check, or retry with the same `Idempotency-Key`.
+pub async fn timeout(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(0, |s| s.settings.request_timeout_ms);
+    if limit == 0 {
+        return next.call(req).await;
+    }
+    // The request cannot be kept for the answer (routing needs it
+    // unshared), so the timeout travels out as an error, which actix turns
+    // into our JSON answer with `ResponseError`.
+    match tokio::time::timeout(Duration::from_millis(limit), next.call(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(timeout_ms = limit, "request timed out");
+            Err(ApiError::Timeout(limit).into())
+        }
+    }
+}

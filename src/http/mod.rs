@@ -144,6 +144,33 @@ fn jsonify_errors<B: actix_web::body::MessageBody + 'static>(
     ))
 }
 
+/// Cross-origin reads for the configured origins only (`actix-cors`). A
+/// request from any other origin, this server's own pages included, passes
+/// through without CORS headers: the browser then keeps a foreign page
+/// from reading the answer, and our pages need none.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .block_on_origin_mismatch(false)
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::CONTENT_DISPOSITION,
+            header::HeaderName::from_static("x-next-cursor"),
+        ])
+        .max_age(3600);
+    for o in origins {
+        cors = cors.allowed_origin(o);
+    }
+    cors
+}
+
 /// The HTTP server on an already-bound listener (port 0 in tests).
 pub fn server(
     listener: std::net::TcpListener,
@@ -151,6 +178,7 @@ pub fn server(
 ) -> std::io::Result<actix_web::dev::Server> {
     let workers = state.settings.workers;
     let mut server = actix_web::HttpServer::new(move || {
+        let cors = cors(&state.settings.cors_origins);
         let state = state.clone();
         App::new()
             .wrap(
@@ -158,8 +186,10 @@ pub fn server(
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
             )
             .wrap(ErrorHandlers::new().default_handler(jsonify_errors))
+            .wrap(actix_web::middleware::from_fn(limits::timeout))
             .wrap(Compress::default())
             .wrap(actix_web::middleware::from_fn(limits::limit))
+            .wrap(cors)
             .wrap(actix_web::middleware::from_fn(ops::record_metrics))
             .wrap(TracingLogger::<crate::telemetry::PathOnlySpan>::new())
             .configure(move |cfg| configure(cfg, state))

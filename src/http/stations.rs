@@ -233,7 +233,7 @@ async fn list(
                 .body(fc.to_string()))
         }
         "csv" => {
-            let csv = export::to_csv(page.iter().map(std::convert::AsRef::as_ref))
+            let csv = export::to_csv(page.iter().map(std::convert::AsRef::as_ref), crs)
                 .map_err(|e| ApiError::Internal(e.into()))?;
             // A byte-order mark, or Excel in China reads UTF-8 as GBK.
             let mut bytes = "\u{feff}".as_bytes().to_vec();
@@ -451,6 +451,9 @@ struct ImportParams {
     mode: Option<String>,
     /// `true` to validate and report without writing.
     dry_run: Option<String>,
+    /// The points' coordinate system where a row has no `crs` of its own:
+    /// `wgs84` (default, GPS), `gcj02` (AMap, Tencent) or `bd09` (Baidu).
+    crs: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -498,6 +501,7 @@ async fn import_stations(
         .map(|v| crate::network::query::parse_bool("dry_run", v))
         .transpose()?
         .unwrap_or(false);
+    let crs = parse_crs(q.crs.as_deref())?;
     let ctype = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -522,7 +526,7 @@ async fn import_stations(
         }
         body.extend_from_slice(&chunk);
     }
-    let parsed = import::parse(format, &body).map_err(|e| ApiError::Unprocessable {
+    let parsed = import::parse_in(format, &body, crs).map_err(|e| ApiError::Unprocessable {
         code: "invalid_file",
         message: e.to_string(),
         details: None,

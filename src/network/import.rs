@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{Station, StationDraft};
-use crate::basic::FieldError;
+use crate::basic::{FieldError, LatLon};
+use crate::places::Crs;
 
 /// The CSV columns, in export order; import requires the first ones listed
 /// in [`REQUIRED_COLUMNS`] and accepts the rest as optional.
-pub const CSV_COLUMNS: [&str; 15] = [
+pub const CSV_COLUMNS: [&str; 16] = [
     "id",
     "name",
     "province",
@@ -27,6 +28,7 @@ pub const CSV_COLUMNS: [&str; 15] = [
     "opening_hours",
     "timezone",
     "onsite_radius_km",
+    "crs",
 ];
 pub const REQUIRED_COLUMNS: [&str; 7] =
     ["id", "name", "adcode", "lat", "lon", "services", "products"];
@@ -83,13 +85,22 @@ fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, ImportError> {
         .ok_or(ImportError::NotUtf8)
 }
 
+/// A file whose points are WGS-84 unless a row says otherwise.
 pub fn parse(format: Format, bytes: &[u8]) -> Result<Parsed, ImportError> {
+    parse_in(format, bytes, Crs::Wgs84)
+}
+
+/// A file whose points are in `crs` unless a row's `crs` column (GeoJSON:
+/// property) names another; points are stored as WGS-84. Points picked on
+/// AMap or Tencent maps are GCJ-02, on Baidu maps BD-09: taken as WGS-84
+/// they would sit some hundreds of metres off.
+pub fn parse_in(format: Format, bytes: &[u8], crs: Crs) -> Result<Parsed, ImportError> {
     let text = decode(bytes)?;
     // Spreadsheet exports often start with a byte-order mark.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let drafts = match format {
-        Format::Csv => csv_drafts(text)?,
-        Format::GeoJson => geojson_drafts(text)?,
+        Format::Csv => csv_drafts(text, crs)?,
+        Format::GeoJson => geojson_drafts(text, crs)?,
     };
     if drafts.is_empty() {
         return Err(ImportError::Empty);
@@ -154,6 +165,31 @@ struct CsvRow {
     timezone: String,
     #[serde(default)]
     onsite_radius_km: String,
+    #[serde(default)]
+    crs: String,
+}
+
+/// The row's coordinate system: its own `crs` if given, else the file's.
+fn row_crs(given: &str, default: Crs, errs: &mut Vec<FieldError>) -> Crs {
+    if given.trim().is_empty() {
+        return default;
+    }
+    given.parse().unwrap_or_else(|e| {
+        errs.push(e);
+        default
+    })
+}
+
+/// `(lat, lon)` in `crs` as WGS-84; values that are no coordinates are left
+/// for the station's validation to name.
+fn to_wgs84(crs: Crs, lat: f64, lon: f64) -> (f64, f64) {
+    match LatLon::new(lat, lon) {
+        Ok(p) if crs != Crs::Wgs84 => {
+            let w = crs.to_wgs84(p);
+            (w.lat, w.lon)
+        }
+        _ => (lat, lon),
+    }
 }
 
 fn number(field: &str, s: &str, errs: &mut Vec<FieldError>) -> f64 {
@@ -184,7 +220,7 @@ fn or_default(s: String, default: &str) -> String {
 
 type DraftResult = Result<StationDraft, (Option<String>, Vec<FieldError>)>;
 
-fn csv_drafts(text: &str) -> Result<Vec<DraftResult>, ImportError> {
+fn csv_drafts(text: &str, default_crs: Crs) -> Result<Vec<DraftResult>, ImportError> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
@@ -236,6 +272,8 @@ fn csv_drafts(text: &str) -> Result<Vec<DraftResult>, ImportError> {
         let mut errs = Vec::new();
         let lat = number("lat", &row.lat, &mut errs);
         let lon = number("lon", &row.lon, &mut errs);
+        let crs = row_crs(&row.crs, default_crs, &mut errs);
+        let (lat, lon) = to_wgs84(crs, lat, lon);
         let radius = if row.onsite_radius_km.trim().is_empty() {
             None
         } else {
@@ -266,16 +304,20 @@ fn csv_drafts(text: &str) -> Result<Vec<DraftResult>, ImportError> {
     Ok(out)
 }
 
-fn geojson_drafts(text: &str) -> Result<Vec<DraftResult>, ImportError> {
+fn geojson_drafts(text: &str, crs: Crs) -> Result<Vec<DraftResult>, ImportError> {
     let fc: geojson::FeatureCollection = text
         .parse::<geojson::GeoJson>()
         .map_err(|e| ImportError::GeoJson(e.to_string()))?
         .try_into()
         .map_err(|e: geojson::Error| ImportError::GeoJson(e.to_string()))?;
-    Ok(fc.features.into_iter().map(feature_draft).collect())
+    Ok(fc
+        .features
+        .into_iter()
+        .map(|f| feature_draft(f, crs))
+        .collect())
 }
 
-fn feature_draft(f: geojson::Feature) -> DraftResult {
+fn feature_draft(f: geojson::Feature, default_crs: Crs) -> DraftResult {
     let mut props = f.properties.unwrap_or_default();
     let id = props
         .get("id")
@@ -304,8 +346,24 @@ fn feature_draft(f: geojson::Feature) -> DraftResult {
     if let Some(id) = &id {
         props.insert("id".into(), id.clone().into());
     }
-    props.insert("lon".into(), point.0.into());
-    props.insert("lat".into(), point.1.into());
+    let mut errs = Vec::new();
+    let crs = match props.remove("crs") {
+        None | Some(serde_json::Value::Null) => default_crs,
+        Some(serde_json::Value::String(c)) => row_crs(&c, default_crs, &mut errs),
+        Some(other) => {
+            errs.push(FieldError::new(
+                "crs",
+                format!("crs must be wgs84, gcj02 or bd09, got {other}"),
+            ));
+            default_crs
+        }
+    };
+    if !errs.is_empty() {
+        return Err((id, errs));
+    }
+    let (lat, lon) = to_wgs84(crs, point.1, point.0);
+    props.insert("lon".into(), lon.into());
+    props.insert("lat".into(), lat.into());
     serde_json::from_value::<StationDraft>(serde_json::Value::Object(props))
         .map_err(|e| (id, vec![FieldError::new("properties", e.to_string())]))
 }

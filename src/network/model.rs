@@ -91,12 +91,47 @@ struct HoursInner {
 const HOURS_CACHE_LIMIT: usize = 4096;
 
 type OpenCache = (
-    i64,
+    (i64, u64),
     HashMap<(usize, chrono_tz::Tz), (Arc<HoursInner>, bool)>,
 );
 
+/// The public holidays `PH` means in opening hours (`Mo-Fr 09:00-18:00;
+/// PH off`), with a generation number so per-minute answers are forgotten
+/// when the list changes. One list per process: the one the dispatch
+/// calendar uses, set at start ([`use_public_holidays`]). Make-up working
+/// days (调休) have no OSM syntax; a station open on one writes it as a
+/// date rule (`2026 Sep 27 09:00-18:00`).
+static PUBLIC_HOLIDAYS: std::sync::RwLock<Option<opening_hours::Context>> =
+    std::sync::RwLock::new(None);
+static HOLIDAYS_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Makes `PH` in every station's opening hours mean these dates.
+pub fn use_public_holidays(dates: impl IntoIterator<Item = chrono::NaiveDate>) {
+    let mut cal = compact_calendar::CompactCalendar::default();
+    for d in dates {
+        cal.insert(d);
+    }
+    let holidays = opening_hours::ContextHolidays::new(Arc::new(cal), Arc::new(Default::default()));
+    let ctx = opening_hours::Context::default().with_holidays(holidays);
+    *PUBLIC_HOLIDAYS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ctx);
+    HOLIDAYS_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Release);
+}
+
+/// The schedule evaluated with the public holidays.
+fn with_holidays(parsed: &opening_hours::OpeningHours) -> opening_hours::OpeningHours {
+    let g = PUBLIC_HOLIDAYS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*g {
+        Some(ctx) => parsed.clone().with_context(ctx.clone()),
+        None => parsed.clone(),
+    }
+}
+
 thread_local! {
-    static OPEN_NOW: RefCell<OpenCache> = RefCell::new((i64::MIN, HashMap::new()));
+    static OPEN_NOW: RefCell<OpenCache> = RefCell::new(((i64::MIN, 0), HashMap::new()));
 }
 
 impl OpeningHours {
@@ -146,20 +181,19 @@ impl OpeningHours {
         let minute = at.timestamp().div_euclid(60);
         // The key holds the Arc, so its address cannot be reused while cached.
         let key = (Arc::as_ptr(&self.0) as usize, tz);
+        let generation = HOLIDAYS_GENERATION.load(std::sync::atomic::Ordering::Acquire);
         OPEN_NOW.with(|c| {
             let mut c = c.borrow_mut();
-            if c.0 != minute {
-                c.0 = minute;
+            if c.0 != (minute, generation) {
+                c.0 = (minute, generation);
                 c.1.clear();
             }
             if let Some((_, open)) = c.1.get(&key) {
                 return *open;
             }
             let start = DateTime::<Utc>::from_timestamp(minute * 60, 0).unwrap_or(at);
-            let open = self
-                .0
-                .parsed
-                .is_open(start.with_timezone(&tz).naive_local());
+            let open =
+                with_holidays(&self.0.parsed).is_open(start.with_timezone(&tz).naive_local());
             c.1.insert(key, (self.0.clone(), open));
             open
         })
@@ -174,7 +208,7 @@ impl OpeningHours {
             return None;
         }
         let local = at.with_timezone(&tz).naive_local();
-        let next = self.0.parsed.next_change(local)?;
+        let next = with_holidays(&self.0.parsed).next_change(local)?;
         // A change out of "closed" is an opening; a local time that a
         // clock change skips opens at the earliest real instant after it.
         tz.from_local_datetime(&next)

@@ -60,6 +60,16 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable
             }
+            // A server going down or restarting: connection exceptions (08),
+            // too many connections (53300), admin shutdown and "cannot
+            // connect now" (57P01-57P03). The client should retry later.
+            sqlx::Error::Database(d)
+                if d.code().is_some_and(|c| {
+                    c.starts_with("08") || c == "53300" || c.starts_with("57P0")
+                }) =>
+            {
+                StoreError::Unavailable
+            }
             other => StoreError::Db(other),
         }
     }
@@ -191,7 +201,9 @@ impl Db {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                // While the server is down a request should get its 503
+                // soon; a refused connection fails at once anyway.
+                .acquire_timeout(Duration::from_secs(5))
                 .connect_with(opts)
                 .await?;
             Ok(Db::Postgres(pool))

@@ -207,3 +207,51 @@ async fn a_deployment_gives_next_years_holidays() {
         "{msg}"
     );
 }
+
+/// `PH` in a station's opening hours follows the same holiday list as the
+/// SLA clock: closed on National Day (a Thursday), open on a plain
+/// Thursday a week later; a station without `PH off` is open on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_hours_ph_follows_the_holiday_calendar() {
+    let app = app_at("2026-09-20T02:00:00Z", None).await;
+    for (id, hours, lon) in [
+        ("PHOFF", "Mo-Fr 09:00-18:00; PH off", 101.78),
+        ("PLAIN", "Mo-Fr 09:00-18:00", 101.80),
+    ] {
+        let res = app
+            .admin(Method::POST, "/api/v1/stations")
+            .json(&serde_json::json!({
+                "id": id, "name": format!("测试站{id}"), "province": "青海省", "city": "西宁市",
+                "adcode": "630102", "address": "测试路1号", "phone": "0971-5550001",
+                "lat": 36.62, "lon": lon, "services": ["carry_in"], "products": ["notebook"],
+                "opening_hours": hours,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 201, "{}", res.text().await.unwrap());
+    }
+    let open_ids = |at: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .get_json(&format!(
+                    "/api/v1/stations/nearest?lat=36.62&lon=101.79&k=50&max_km=10&open_at={at}"
+                ))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let mut ids: Vec<String> = body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["station"]["id"].as_str().unwrap().to_owned())
+                .filter(|id| id == "PHOFF" || id == "PLAIN")
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    // 10:00 in Xining's time zone (Asia/Shanghai) on both days.
+    assert_eq!(open_ids("2026-10-01T02:00:00Z").await, ["PLAIN"]);
+    assert_eq!(open_ids("2026-10-08T02:00:00Z").await, ["PHOFF", "PLAIN"]);
+}

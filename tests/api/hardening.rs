@@ -336,3 +336,156 @@ async fn oversized_addresses_and_headers_are_refused() {
     assert_eq!(body["error"]["code"], "headers_too_large");
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+/// Another site's page may read the API only when its origin is
+/// configured: a preflight from it is answered with the methods and the
+/// headers our clients send, its reads carry `Access-Control-Allow-Origin`;
+/// any other origin gets no CORS header (the browser keeps the answer
+/// from it), and our own pages' requests still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_origin_reads_only_for_configured_origins() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options {
+            tweak: Some(|s| s.cors_origins = vec!["https://crm.example.com".into()]),
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    let preflight = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/v1/jobs"))
+        .header("Origin", "https://crm.example.com")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type, idempotency-key",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://crm.example.com");
+    let methods = h["access-control-allow-methods"].to_str().unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("idempotency-key"), "{allowed}");
+
+    let read = |origin: &'static str| {
+        app.client
+            .get(app.url("/api/v1/regions"))
+            .header("Origin", origin)
+            .send()
+    };
+    let ok = read("https://crm.example.com").await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://crm.example.com"
+    );
+    let foreign = read("https://evil.example.net").await.unwrap();
+    assert_eq!(foreign.status(), 200);
+    assert!(!foreign
+        .headers()
+        .contains_key("access-control-allow-origin"));
+    let evil_preflight = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/v1/jobs"))
+        .header("Origin", "https://evil.example.net")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(!evil_preflight
+        .headers()
+        .contains_key("access-control-allow-origin"));
+    // Our own page's request (same origin, which browsers also send).
+    let own = app
+        .admin(Method::GET, "/api/v1/technicians")
+        .header("Origin", app.address.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    // Without configuration no origin is allowed.
+    let plain = spawn_app().await;
+    let res = plain
+        .client
+        .get(plain.url("/api/v1/regions"))
+        .header("Origin", "https://crm.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    // A configured origin must be an origin.
+    let bad = repairnet::config::Settings {
+        cors_origins: vec!["*".into()],
+        ..repairnet::config::Settings::default()
+    };
+    assert!(bad.check().is_err());
+}
+
+/// A request that waits longer than the configured time (here: for the
+/// database, held by another writer) is answered 503 `timeout` with the
+/// error JSON and `Retry-After`, and leaves nothing half written: once the
+/// database is free the same request succeeds, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_time_out_and_write_nothing() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options {
+            tweak: Some(|s| s.request_timeout_ms = 400),
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    let repairnet::store::Db::Sqlite(pool) = &app.db else {
+        unreachable!()
+    };
+    let mut holder = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let body = serde_json::json!({"station_id": "S110101A", "name": "超时测试", "skills": ["notebook"], "daily_capacity": 4});
+    let create = || {
+        app.admin(Method::POST, "/api/v1/technicians")
+            .json(&body)
+            .send()
+    };
+    let started = std::time::Instant::now();
+    let res = create().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert_eq!(res.headers()["retry-after"], "5");
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "timeout", "{err}");
+    // Reads that need no lock still answer meanwhile.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    sqlx::query("ROLLBACK").execute(&mut *holder).await.unwrap();
+    drop(holder);
+    let res = create().await.unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let (status, list) = call(
+        &app,
+        Method::GET,
+        "/api/v1/technicians?station_id=S110101A",
+        &app.admin_token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    let named = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "超时测试")
+        .count();
+    assert_eq!(named, 1, "{list}");
+}
