@@ -9,6 +9,31 @@ use crate::basic::FieldError;
 use crate::dispatch::DispatchError;
 use crate::store::StoreError;
 
+/// Every error answer, as the OpenAPI document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(
+    dead_code,
+    reason = "a schema only: answers are written as JSON values"
+)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "a schema only")]
+pub struct ErrorDetail {
+    /// A stable machine-readable code, e.g. `invalid_input`, `not_found`,
+    /// `rate_limited`, `timeout`, `unavailable`.
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// Null, or an object: `fields` (a list of `{field, message}`) for
+    /// `invalid_input`, `problems` for `technician_unsuitable`, the import
+    /// report for `invalid_rows`, `retry_after_s` for `rate_limited`.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Malformed or out-of-range input.

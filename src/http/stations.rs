@@ -580,10 +580,16 @@ pub struct RegionView {
     pub onsite_station_count: usize,
 }
 
+/// The seven regions, as `GET /regions` answers them.
+#[derive(Serialize, ToSchema)]
+pub struct RegionList {
+    pub items: Vec<RegionView>,
+}
+
 /// The seven service regions with their provinces and station counts.
-#[utoipa::path(tag = "stations", responses((status = 200, body = Vec<RegionView>)))]
+#[utoipa::path(tag = "stations", responses((status = 200, body = RegionList)))]
 #[get("/regions")]
-async fn regions(state: web::Data<AppState>) -> web::Json<Value> {
+async fn regions(state: web::Data<AppState>) -> web::Json<RegionList> {
     let index = state.index.load();
     let gaz = Gazetteer::embedded();
     let items: Vec<RegionView> = Region::ALL
@@ -607,5 +613,5 @@ async fn regions(state: web::Data<AppState>) -> web::Json<Value> {
             }
         })
         .collect();
-    web::Json(json!({ "items": items }))
+    web::Json(RegionList { items })
 }

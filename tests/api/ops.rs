@@ -31,6 +31,33 @@ async fn health_ready_metrics_and_docs_answer() {
     let (s, doc) = app.get_json("/api/openapi.json").await;
     assert_eq!(s, 200);
     assert!(doc["paths"]["/api/v1/stations/nearest"]["get"].is_object());
+    // The contract as published: a change to it shows up here as a diff to
+    // review (`cargo insta review`), never by accident.
+    insta::assert_json_snapshot!("openapi", doc);
+    // Every operation says what its errors look like.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            for status in ["400", "429", "503"] {
+                assert_eq!(
+                    responses[status]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+            if op.get("security").is_some() {
+                assert!(
+                    responses.contains_key("401") && responses.contains_key("403"),
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+    let regions = &doc["paths"]["/api/v1/regions"]["get"]["responses"]["200"];
+    assert_eq!(
+        regions["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/RegionList"
+    );
     let res = app.get("/docs/").await;
     assert_eq!(res.status(), 200);
     assert!(
