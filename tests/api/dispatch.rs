@@ -808,3 +808,109 @@ async fn merge_patch_null_removes_optional_fields(backend: Backend) {
     assert_eq!(after["on_duty"], true);
 }
 on_both_backends!(merge_patch_null_removes_optional_fields);
+
+/// Every `*_id` key found anywhere in `v`, with the JSON type of its value.
+fn id_types(
+    v: &Value,
+    out: &mut std::collections::BTreeMap<String, std::collections::BTreeSet<&'static str>>,
+) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k.ends_with("_id") && !x.is_null() {
+                    let t = match x {
+                        Value::Number(_) => "number",
+                        Value::String(_) => "string",
+                        _ => "other",
+                    };
+                    out.entry(k.clone()).or_default().insert(t);
+                }
+                id_types(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| id_types(x, out)),
+        _ => {}
+    }
+}
+
+/// An id has one JSON type everywhere: a technician id or a job id is a
+/// number in every answer (jobs, lists, recommendations, slots, the
+/// technician's day, the optimiser) and the same number is accepted back
+/// in requests; station ids are strings everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_have_one_json_type_in_every_answer() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let (st, job) = call(
+        &app,
+        Method::POST,
+        "/api/v1/jobs",
+        &s.agent,
+        Some(onsite_job("绵阳涪城临园路")),
+    )
+    .await;
+    assert_eq!(st, 201, "{job}");
+    let mut waiting = onsite_job("绵阳涪城临园路");
+    waiting["auto_assign"] = json!(false);
+    let (st, _) = call(&app, Method::POST, "/api/v1/jobs", &s.agent, Some(waiting)).await;
+    assert_eq!(st, 201);
+    let id = job["id"].clone();
+    let tech = job["assignment"]["technician_id"].clone();
+    let mut answers = vec![job.clone()];
+    for path in [
+        format!("/api/v1/jobs/{id}"),
+        "/api/v1/jobs".to_owned(),
+        "/api/v1/jobs?unassigned=true".to_owned(),
+        format!("/api/v1/jobs/{id}/recommendation"),
+        format!("/api/v1/jobs/{id}/notifications"),
+        "/api/v1/technicians?station_id=".to_owned()
+            + job["assignment"]["station_id"].as_str().unwrap(),
+        format!("/api/v1/technicians/{tech}/day"),
+        format!("/api/v1/jobs?technician_id={tech}"),
+        "/api/v1/slots?address=绵阳涪城临园路&product=notebook".to_owned(),
+        "/api/v1/stations/nearest?lat=31.46&lon=104.75&k=3".to_owned(),
+    ] {
+        let (st, body) = call(&app, Method::GET, &path, &s.dispatcher, None).await;
+        assert_eq!(st, 200, "{path}: {body}");
+        answers.push(body);
+    }
+    let (st, opt) = call(
+        &app,
+        Method::POST,
+        "/api/v1/dispatch/optimize",
+        &s.dispatcher,
+        Some(json!({"apply": false})),
+    )
+    .await;
+    assert_eq!(st, 200, "{opt}");
+    answers.push(opt);
+    let mut types = std::collections::BTreeMap::new();
+    for a in &answers {
+        id_types(a, &mut types);
+    }
+    for key in ["technician_id", "job_id", "station_id"] {
+        assert!(types.contains_key(key), "no {key} seen in {types:?}");
+    }
+    for (key, t) in &types {
+        assert_eq!(t.len(), 1, "{key} comes as {t:?}");
+        let expected = if key.starts_with("station") || key == "token_id" {
+            "string"
+        } else {
+            "number"
+        };
+        if ["technician_id", "job_id", "station_id"].contains(&key.as_str()) {
+            assert!(t.contains(expected), "{key} comes as {t:?}");
+        }
+    }
+    assert!(id.is_number() && tech.is_number(), "{id} {tech}");
+    // The same values go back in requests as they came.
+    let (st, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/jobs/{id}/assign"),
+        &s.dispatcher,
+        Some(json!({"technician_id": tech, "reason": "同一技师"})),
+    )
+    .await;
+    assert!(st == 200 || st == 409, "{st} {body}");
+}

@@ -20,6 +20,7 @@ mod changes;
 mod console;
 mod directory;
 mod dispatch;
+mod faults;
 mod hardening;
 mod import;
 mod kpi;
