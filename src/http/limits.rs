@@ -219,11 +219,10 @@ pub async fn timeout(
     // The request cannot be kept for the answer (routing needs it
     // unshared), so the timeout travels out as an error, which actix turns
     // into our JSON answer with `ResponseError`.
-    match tokio::time::timeout(Duration::from_millis(limit), next.call(req)).await {
-        Ok(res) => res,
-        Err(_) => {
-            tracing::warn!(timeout_ms = limit, "request timed out");
-            Err(ApiError::Timeout(limit).into())
-        }
+    if let Ok(res) = tokio::time::timeout(Duration::from_millis(limit), next.call(req)).await {
+        res
+    } else {
+        tracing::warn!(timeout_ms = limit, "request timed out");
+        Err(ApiError::Timeout(limit).into())
     }
 }

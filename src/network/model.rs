@@ -111,7 +111,10 @@ pub fn use_public_holidays(dates: impl IntoIterator<Item = chrono::NaiveDate>) {
     for d in dates {
         cal.insert(d);
     }
-    let holidays = opening_hours::ContextHolidays::new(Arc::new(cal), Arc::new(Default::default()));
+    let holidays = opening_hours::ContextHolidays::new(
+        Arc::new(cal),
+        Arc::new(compact_calendar::CompactCalendar::default()),
+    );
     let ctx = opening_hours::Context::default().with_holidays(holidays);
     *PUBLIC_HOLIDAYS
         .write()

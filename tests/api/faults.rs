@@ -37,8 +37,8 @@ fn start_writers(
     base: &str,
     token: &str,
     writers: usize,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    seen: Arc<Mutex<Seen>>,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+    seen: &Arc<Mutex<Seen>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..writers)
         .map(|w| {
@@ -125,7 +125,7 @@ async fn acknowledged_writes_survive_sigkill(backend: Backend) {
     let (mut server, base) = serve_binary(&url, &[], &[], std::process::Stdio::null()).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let writers = start_writers(&base, &token, 8, stop.clone(), seen.clone());
+    let writers = start_writers(&base, &token, 8, &stop, &seen);
     // Kill once a good number of writes went through.
     let started = Instant::now();
     while seen.lock().unwrap().acknowledged.len() < 40
@@ -183,9 +183,7 @@ impl OwnCluster {
         });
         let Some(version) = version.filter(|_| tools) else {
             let why = "Debian's PostgreSQL cluster tools (pg_createcluster) are not installed";
-            if std::env::var_os("CI").is_some() {
-                panic!("{why}; required under CI");
-            }
+            assert!(std::env::var_os("CI").is_none(), "{why}; required under CI");
             eprintln!("SKIPPED: {why}");
             return None;
         };
@@ -211,9 +209,7 @@ impl OwnCluster {
                 "pg_createcluster failed (it needs root): {}",
                 String::from_utf8_lossy(&ok.stderr)
             );
-            if std::env::var_os("CI").is_some() {
-                panic!("{why}");
-            }
+            assert!(std::env::var_os("CI").is_none(), "{why}");
             eprintln!("SKIPPED: {why}");
             return None;
         }
@@ -281,7 +277,7 @@ async fn postgres_restarted_under_load() {
     let (mut server, base) = serve_binary(&url, &[], &[], std::process::Stdio::null()).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let writers = start_writers(&base, &token, 4, stop.clone(), seen.clone());
+    let writers = start_writers(&base, &token, 4, &stop, &seen);
     let wait_for = |n: usize| {
         let seen = seen.clone();
         async move {
