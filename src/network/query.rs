@@ -199,6 +199,13 @@ impl NearestParams {
                     _ => None,
                 }
             }
+            (None, None, Some(addr)) if addr.chars().count() > 200 => {
+                errs.push(FieldError::new(
+                    "address",
+                    "address is longer than 200 characters",
+                ));
+                None
+            }
             (None, None, Some(addr)) => {
                 let g = gaz.geocode(addr);
                 if let Some(m) = g.matches.into_iter().next() {

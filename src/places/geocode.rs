@@ -355,6 +355,10 @@ fn level_bonus(l: Level) -> f64 {
     }
 }
 
+/// The longest address text the geocoder reads; callers refuse longer
+/// addresses (200 characters) before asking.
+pub const MAX_QUERY_CHARS: usize = 256;
+
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     division: usize,
@@ -365,7 +369,15 @@ struct Candidate {
 impl Gazetteer {
     /// Geocodes free text (Chinese, pinyin, traditional characters) to the
     /// best matching division and ranked alternatives.
+    ///
+    /// Only the first [`MAX_QUERY_CHARS`] characters are read: the chain
+    /// search below is quadratic in the matches found, and a long repeated
+    /// pinyin syllable (`xianxian…`, found by fuzzing) took seconds.
     pub fn geocode(&self, q: &str) -> Geocoded {
+        let q = match q.char_indices().nth(MAX_QUERY_CHARS) {
+            Some((cut, _)) => &q[..cut],
+            None => q,
+        };
         let n = normalize(q);
         let mut occ = self.index.occurrences(&n);
         occ.sort_by_key(|o| (o.end, o.start));
