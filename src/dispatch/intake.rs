@@ -213,9 +213,14 @@ impl JobDraft {
                 .map(|a| a.trim().to_owned())
                 .filter(|a| !a.is_empty());
             f.check(
-                address.as_ref().is_none_or(|a| a.chars().count() <= 200),
+                address
+                    .as_ref()
+                    .is_none_or(|a| a.chars().count() <= crate::places::MAX_ADDRESS_CHARS),
                 "address",
-                "address is longer than 200 characters",
+                format!(
+                    "address is longer than {} characters",
+                    crate::places::MAX_ADDRESS_CHARS
+                ),
             );
             let crs = f
                 .opt("crs", self.crs.as_deref(), str::parse::<Crs>)

@@ -1401,9 +1401,14 @@ impl DispatchService {
         if let Some(a) = &c.address {
             let a = a.trim();
             f.check(
-                !a.is_empty() && a.chars().count() <= 200 && !a.chars().any(char::is_control),
+                !a.is_empty()
+                    && a.chars().count() <= crate::places::MAX_ADDRESS_CHARS
+                    && !a.chars().any(char::is_control),
                 "address",
-                "address must be 1-200 characters",
+                format!(
+                    "address must be 1-{} characters",
+                    crate::places::MAX_ADDRESS_CHARS
+                ),
             );
             if next.address.as_deref() != Some(a) {
                 changed.push("address");

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::error::ApiError;
-use crate::places::{Gazetteer, Geocoded};
+use crate::places::{Gazetteer, Geocoded, MAX_ADDRESS_CHARS};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(geocode);
@@ -20,8 +20,6 @@ struct GeocodeParams {
     q: Option<String>,
 }
 
-const MAX_QUERY_CHARS: usize = 200;
-
 /// The division(s) of China a free-text address names, best first, with
 /// `ambiguous` when several fit equally.
 #[utoipa::path(tag = "places", params(GeocodeParams), responses((status = 200, body = Geocoded), (status = 400)))]
@@ -34,10 +32,10 @@ async fn geocode(p: web::Query<GeocodeParams>) -> Result<web::Json<Geocoded>, Ap
             "q is required: an address or place name",
         ));
     }
-    if q.chars().count() > MAX_QUERY_CHARS {
+    if q.chars().count() > MAX_ADDRESS_CHARS {
         return Err(ApiError::bad_request(
             "invalid_input",
-            format!("q is longer than {MAX_QUERY_CHARS} characters"),
+            format!("q is longer than {MAX_ADDRESS_CHARS} characters"),
         ));
     }
     metrics::counter!("repairnet_geocode_queries_total").increment(1);

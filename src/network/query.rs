@@ -199,10 +199,13 @@ impl NearestParams {
                     _ => None,
                 }
             }
-            (None, None, Some(addr)) if addr.chars().count() > 200 => {
+            (None, None, Some(addr)) if addr.chars().count() > crate::places::MAX_ADDRESS_CHARS => {
                 errs.push(FieldError::new(
                     "address",
-                    "address is longer than 200 characters",
+                    format!(
+                        "address is longer than {} characters",
+                        crate::places::MAX_ADDRESS_CHARS
+                    ),
                 ));
                 None
             }

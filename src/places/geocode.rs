@@ -355,9 +355,9 @@ fn level_bonus(l: Level) -> f64 {
     }
 }
 
-/// The longest address text the geocoder reads; callers refuse longer
-/// addresses (200 characters) before asking.
-pub const MAX_QUERY_CHARS: usize = 256;
+/// The longest address anyone may give (intake, corrections, nearest,
+/// geocode); also all the geocoder reads of a longer text.
+pub const MAX_ADDRESS_CHARS: usize = 200;
 
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
@@ -370,11 +370,11 @@ impl Gazetteer {
     /// Geocodes free text (Chinese, pinyin, traditional characters) to the
     /// best matching division and ranked alternatives.
     ///
-    /// Only the first [`MAX_QUERY_CHARS`] characters are read: the chain
+    /// Only the first [`MAX_ADDRESS_CHARS`] characters are read: the chain
     /// search below is quadratic in the matches found, and a long repeated
     /// pinyin syllable (`xianxian…`, found by fuzzing) took seconds.
     pub fn geocode(&self, q: &str) -> Geocoded {
-        let q = match q.char_indices().nth(MAX_QUERY_CHARS) {
+        let q = match q.char_indices().nth(MAX_ADDRESS_CHARS) {
             Some((cut, _)) => &q[..cut],
             None => q,
         };

@@ -9,5 +9,5 @@ mod traditional;
 
 pub use crs::{is_shifted, Crs};
 pub use gazetteer::{Division, Gazetteer, Level};
-pub use geocode::{GeoMatch, Geocoded};
+pub use geocode::{GeoMatch, Geocoded, MAX_ADDRESS_CHARS};
 pub use region::Region;
