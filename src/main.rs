@@ -589,7 +589,7 @@ async fn run() -> anyhow::Result<()> {
             }
         }
         Command::DemoData { out, seed } => {
-            let net = repairnet::demo::generate(Gazetteer::embedded(), seed)?;
+            let net = repairnet::demo::generate(Gazetteer::snapshot_2020(), seed)?;
             repairnet::demo::write_csv(&net, &out)
                 .with_context(|| format!("writing {}", out.display()))?;
             eprintln!("wrote the demo network to {}", out.display());

@@ -408,7 +408,7 @@ mod tests {
     #[test]
     fn daily_tallies_add_up_to_any_period_and_hold_still() {
         let net = crate::demo::generate(
-            crate::places::Gazetteer::embedded(),
+            crate::places::Gazetteer::snapshot_2020(),
             crate::demo::DEFAULT_SEED,
         )
         .unwrap();

@@ -683,7 +683,7 @@ mod tests {
 
     #[test]
     fn stations_agree_with_the_gazetteer_and_never_coincide() {
-        let gaz = Gazetteer::embedded();
+        let gaz = Gazetteer::snapshot_2020();
         let stations = committed_stations();
         for s in &stations {
             let d = gaz
@@ -729,7 +729,7 @@ mod tests {
 
     #[test]
     fn generate_reproduces_the_committed_files() {
-        let net = generate(Gazetteer::embedded(), DEFAULT_SEED).unwrap();
+        let net = generate(Gazetteer::snapshot_2020(), DEFAULT_SEED).unwrap();
         let mut stations = Vec::new();
         write_stations(&net, &mut stations).unwrap();
         assert!(
@@ -746,13 +746,13 @@ mod tests {
 
     #[test]
     fn the_loader_reads_back_the_generated_technicians() {
-        let net = generate(Gazetteer::embedded(), DEFAULT_SEED).unwrap();
+        let net = generate(Gazetteer::snapshot_2020(), DEFAULT_SEED).unwrap();
         assert_eq!(demo_technicians().unwrap(), net.technicians);
     }
 
     #[test]
     fn technicians_belong_to_onsite_stations_and_fit_their_products() {
-        let net = generate(Gazetteer::embedded(), DEFAULT_SEED).unwrap();
+        let net = generate(Gazetteer::snapshot_2020(), DEFAULT_SEED).unwrap();
         let by_id: BTreeMap<&str, &Station> =
             net.stations.iter().map(|s| (s.id.as_str(), s)).collect();
         let mut per_station: BTreeMap<&str, usize> = BTreeMap::new();
@@ -780,7 +780,7 @@ mod tests {
 
     #[test]
     fn other_seeds_differ_but_keep_the_shape() {
-        let gaz = Gazetteer::embedded();
+        let gaz = Gazetteer::snapshot_2020();
         let a = generate(gaz, DEFAULT_SEED).unwrap();
         let b = generate(gaz, DEFAULT_SEED + 1).unwrap();
         assert_ne!(a.stations, b.stations);

@@ -17,6 +17,20 @@
 //! while 鼓楼区 alone ties four districts and is reported as ambiguous.
 //! Text after the last division of the chosen chain is the street
 //! `remainder`.
+//!
+//! Towns (乡/镇/街道) are a fourth level, matched by their full name, the
+//! name without its kind (北滘 for 北滘镇) and the other kinds (观澜镇 for
+//! 观澜街道); former names (闸北区, 襄樊) match today's division and say so.
+//! Three rules keep the answer on the caller's side:
+//! * a short name directly followed by a road, gate, building or park word
+//!   (青阳北路, 安定门, 松山湖) is most likely part of that name, not a
+//!   division: it weighs a quarter;
+//! * once the text has named a province or city, nothing outside it that is
+//!   named later is offered; a full name that contradicts it is reported in
+//!   `conflicts` and halves the confidence;
+//! * candidates that fit equally are ordered by a prior, the division's
+//!   residents' committees (a proxy for its urban population), and stay
+//!   `ambiguous`.
 
 use std::collections::HashMap;
 
@@ -26,7 +40,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::basic::Adcode;
-use crate::places::gazetteer::{Division, Gazetteer, Level};
+use crate::places::gazetteer::{short_name, Division, FormerName, Gazetteer, Level, TownCode};
 use crate::places::traditional::simplify;
 
 /// The result of geocoding one query.
@@ -36,25 +50,40 @@ pub struct Geocoded {
     /// Best match first, then ranked alternatives; empty if nothing matched.
     pub matches: Vec<GeoMatch>,
     /// Whether several divisions fit the text equally well (all of them are
-    /// then at the head of `matches`, with equal confidence).
+    /// then at the head of `matches`, with equal confidence, the likelier
+    /// first).
     pub ambiguous: bool,
     /// The text after the matched division (street, building, ...).
     pub remainder: String,
+    /// Division names in the text that lie outside the province or city it
+    /// named before them (广州市鼓楼区: `["鼓楼区"]`); the confidence of
+    /// every match is then halved.
+    pub conflicts: Vec<String>,
 }
 
 /// One matched division with its WGS-84 centre point.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct GeoMatch {
+    /// The division's adcode; for a town, its county's (or city's).
     pub adcode: Adcode,
     pub level: Level,
     pub province: String,
     pub city: Option<String>,
     pub district: Option<String>,
+    /// For `level: "town"`: the town's 9-digit code.
+    pub town_code: Option<TownCode>,
+    /// For `level: "town"`: the town's name.
+    pub town: Option<String>,
     pub name: String,
+    /// The former name the text used (闸北区 for today's 静安区).
+    pub formerly: Option<String>,
+    /// For a town, its county's point: the open data has no town points.
     pub lat: f64,
     pub lon: f64,
     /// In [0, 1]; grows with the length of matched text and is shared out
-    /// between ties.
+    /// between ties. A match with `confidence >= 0.5` in an answer that is
+    /// not `ambiguous` may be taken without asking the caller; anything else
+    /// is a question for the caller.
     pub confidence: f64,
 }
 
@@ -74,6 +103,24 @@ struct KeyTarget {
     kind: KeyKind,
     /// Length of the key in Chinese characters (for pinyin, of its source).
     chars: usize,
+    /// A town's key: towns weigh less than a county of the same name.
+    town: bool,
+    /// The key is this former name of the division.
+    former: Option<u32>,
+}
+
+impl KeyTarget {
+    fn weight(&self) -> f64 {
+        let w = weight(self.kind, self.chars);
+        let w = if self.town { w - 0.5 } else { w };
+        // Today's name wins a tie with a former one, within NEAR_TIE: the
+        // answer stays a question (东山区: 鹤岗's, or 广州's of before 2005).
+        if self.former.is_some() {
+            w - 0.05
+        } else {
+            w
+        }
+    }
 }
 
 /// The matching automata over all divisions' keys.
@@ -127,11 +174,31 @@ const EXONYMS: [(&str, &str); 8] = [
 ];
 
 impl Index {
-    pub(crate) fn build(divisions: &[Division]) -> Result<Index, aho_corasick::BuildError> {
+    pub(crate) fn build(
+        divisions: &[Division],
+        former: &[FormerName],
+        areas: &[FormerName],
+    ) -> Result<Index, aho_corasick::BuildError> {
         let mut han: HashMap<String, Vec<KeyTarget>> = HashMap::new();
         let mut latin: HashMap<String, Vec<KeyTarget>> = HashMap::new();
         for (i, d) in divisions.iter().enumerate() {
             if d.location.is_none() {
+                continue;
+            }
+            if d.level == Level::Town {
+                // No pinyin for towns: 41,000 more readings would mostly
+                // collide with counties and each other.
+                for (key, kind) in town_keys(d) {
+                    let chars = key.chars().count();
+                    let t = KeyTarget {
+                        division: i,
+                        kind,
+                        chars,
+                        town: true,
+                        former: None,
+                    };
+                    push_unique(han.entry(key).or_default(), t);
+                }
                 continue;
             }
             let mut keys = vec![(d.name.clone(), KeyKind::Full)];
@@ -151,6 +218,8 @@ impl Index {
                     division: i,
                     kind,
                     chars,
+                    town: false,
+                    former: None,
                 };
                 for (p, main) in pinyin_keys(&key) {
                     let kind = if main { kind } else { KeyKind::RareReading };
@@ -159,12 +228,42 @@ impl Index {
                 push_unique(han.entry(key).or_default(), target);
             }
         }
+        for (f, name) in former.iter().enumerate() {
+            let short = short_name(&name.name);
+            let mut keys = vec![(name.name.clone(), KeyKind::Full)];
+            // 闸北 for 闸北区, unless the short form is a name of today.
+            if short != name.name && !han.contains_key(&short) {
+                keys.push((short, KeyKind::Short));
+            }
+            for (key, kind) in keys {
+                let t = KeyTarget {
+                    division: name.division,
+                    kind,
+                    chars: key.chars().count(),
+                    town: false,
+                    former: u32::try_from(f).ok(),
+                };
+                push_unique(han.entry(key).or_default(), t);
+            }
+        }
+        for a in areas {
+            let t = KeyTarget {
+                division: a.division,
+                kind: KeyKind::Full,
+                chars: a.name.chars().count(),
+                town: false,
+                former: None,
+            };
+            push_unique(han.entry(a.name.clone()).or_default(), t);
+        }
         for (romanised, name) in EXONYMS {
             if let Some(i) = divisions.iter().position(|d| d.name == name) {
                 let target = KeyTarget {
                     division: i,
                     kind: KeyKind::Short,
                     chars: divisions[i].short_name.chars().count(),
+                    town: false,
+                    former: None,
                 };
                 push_unique(latin.entry(romanised.to_owned()).or_default(), target);
             }
@@ -180,10 +279,33 @@ impl Index {
     }
 }
 
+/// Endings of a town's short name that make it a road's, a zone's or a
+/// county's name (朝阳区 of 朝阳区街道).
+const NOT_A_TOWN_NAME: [&str; 7] = ["路", "街", "大道", "巷", "园区", "区", "县"];
+
+/// A town's keys: its full name, the name without its kind, and the name
+/// with the other kinds (a 镇 turned 街道 is still called 镇 by callers).
+fn town_keys(d: &Division) -> Vec<(String, KeyKind)> {
+    let mut keys = vec![(d.name.clone(), KeyKind::Full)];
+    // 东大街 of 东大街街道 or 工业园区 of 工业园区街道 is said of a road or
+    // a zone anywhere; only the full name names the town.
+    let generic = NOT_A_TOWN_NAME.iter().any(|w| d.short_name.ends_with(w));
+    if d.short_name != d.name && !generic {
+        keys.push((d.short_name.clone(), KeyKind::Short));
+        for kind in ["镇", "乡", "街道"] {
+            let k = format!("{}{kind}", d.short_name);
+            if k != d.name {
+                keys.push((k, KeyKind::Alias));
+            }
+        }
+    }
+    keys
+}
+
 /// Adds a key's target, keeping only the heaviest way a key names a division.
 fn push_unique(v: &mut Vec<KeyTarget>, t: KeyTarget) {
     match v.iter_mut().find(|x| x.division == t.division) {
-        Some(x) if weight(t.kind, t.chars) > weight(x.kind, x.chars) => *x = t,
+        Some(x) if t.weight() > x.weight() => *x = t,
         Some(_) => {}
         None => v.push(t),
     }
@@ -249,11 +371,54 @@ struct Occurrence {
     end: usize,
     division: usize,
     weight: f64,
+    /// Said by its full name (or a former full name), not shortened.
+    full: bool,
+    /// Directly followed by a road, gate, building or park word.
+    inside_name: bool,
+    former: Option<u32>,
 }
 
-/// Characters that, right after a bare short name, show it is a street name
-/// (北京路, 中山街) rather than a division.
-const STREET_MARKERS: [char; 5] = ['路', '街', '巷', '弄', '道'];
+/// What, right after a short name, shows it is part of a longer name (a
+/// road, gate, building, park or estate) rather than a division: 北京路,
+/// 青阳北路, 安定门, 松山湖, 东平街. Longest first.
+const INSIDE_NAME: [&str; 30] = [
+    "工业园",
+    "工业区",
+    "开发区",
+    "东大街",
+    "西大街",
+    "南大街",
+    "北大街",
+    "东路",
+    "西路",
+    "南路",
+    "北路",
+    "中路",
+    "大街",
+    "大道",
+    "大厦",
+    "广场",
+    "国际",
+    "花园",
+    "小区",
+    "公园",
+    "商城",
+    "大桥",
+    "胡同",
+    "山庄",
+    "路",
+    "街",
+    "巷",
+    "弄",
+    "门",
+    "湖",
+];
+
+/// What, right after a town's short name, shows it is part of a county's.
+const COUNTY_KINDS: [char; 6] = ['区', '县', '市', '州', '旗', '盟'];
+
+/// How much a short name inside a longer name still weighs.
+const INSIDE_NAME_FACTOR: f64 = 0.25;
 
 fn weight(kind: KeyKind, chars: usize) -> f64 {
     chars as f64
@@ -278,20 +443,26 @@ impl Index {
         let mut out = Vec::new();
         for m in self.han.find_overlapping_iter(&n.text) {
             let (start, end) = (pos(m.start()), pos(m.end()));
-            let street = n.text[m.end()..]
-                .chars()
-                .next()
-                .is_some_and(|c| STREET_MARKERS.contains(&c));
+            let after = &n.text[m.end()..];
+            let inside = INSIDE_NAME.iter().any(|w| after.starts_with(w));
+            // A town's short name right before 区 or 县 is inside a
+            // county's (东新 in 郑东新区).
+            let in_county = after.starts_with(COUNTY_KINDS);
             for t in &self.han_targets[m.pattern().as_usize()] {
-                let mut w = weight(t.kind, t.chars);
-                if street && t.kind == KeyKind::Short {
-                    w *= 0.5;
+                let full = t.kind == KeyKind::Full;
+                let inside_name = !full && (inside || (t.town && in_county));
+                let mut w = t.weight();
+                if inside_name {
+                    w *= INSIDE_NAME_FACTOR;
                 }
                 out.push(Occurrence {
                     start,
                     end,
                     division: t.division,
                     weight: w,
+                    full,
+                    inside_name,
+                    former: t.former,
                 });
             }
         }
@@ -323,7 +494,10 @@ impl Index {
                         start: s,
                         end: e,
                         division: t.division,
-                        weight: weight(t.kind, t.chars) - 0.1,
+                        weight: t.weight() - 0.1,
+                        full: false,
+                        inside_name: false,
+                        former: t.former,
                     });
                 }
             }
@@ -336,8 +510,11 @@ impl Index {
 fn contains(a: &Division, b: &Division) -> bool {
     match a.level {
         Level::Province => b.level != Level::Province && b.adcode.province() == a.adcode,
-        Level::City => b.level == Level::District && b.adcode.prefecture() == a.adcode,
-        Level::District => false,
+        Level::City => {
+            matches!(b.level, Level::District | Level::Town) && b.adcode.prefecture() == a.adcode
+        }
+        Level::District => b.level == Level::Town && b.adcode == a.adcode,
+        Level::Town => false,
     }
 }
 
@@ -352,6 +529,7 @@ fn level_bonus(l: Level) -> f64 {
         Level::Province => 0.003,
         Level::City => 0.002,
         Level::District => 0.0,
+        Level::Town => -0.001,
     }
 }
 
@@ -363,7 +541,8 @@ pub const MAX_ADDRESS_CHARS: usize = 200;
 struct Candidate {
     division: usize,
     score: f64,
-    end: usize,
+    /// The candidate's own occurrence.
+    occurrence: usize,
 }
 
 impl Gazetteer {
@@ -382,12 +561,21 @@ impl Gazetteer {
         let mut occ = self.index.occurrences(&n);
         occ.sort_by_key(|o| (o.end, o.start));
         // best[i]: score of the best chain ending with occurrence i, and
-        // where that chain starts.
+        // where that chain starts. Only counties and up contain anything.
         let mut best: Vec<(f64, usize)> = Vec::with_capacity(occ.len());
+        let mut parents: Vec<usize> = Vec::new();
         for (i, o) in occ.iter().enumerate() {
             let d = self.division(o.division);
             let mut chain = (o.weight, o.start);
-            for (j, p) in occ[..i].iter().enumerate() {
+            // A road named after a town (北京路 in 广州's 北京街道) says
+            // little about where on it the caller is: it refines nothing.
+            let chainable: &[usize] = if o.inside_name && d.level == Level::Town {
+                &[]
+            } else {
+                &parents
+            };
+            for &j in chainable {
+                let p = &occ[j];
                 if p.end <= o.start && contains(self.division(p.division), d) {
                     let s = best[j].0 + o.weight;
                     if s > chain.0 {
@@ -396,15 +584,18 @@ impl Gazetteer {
                 }
             }
             best.push(chain);
+            if d.level != Level::Town {
+                parents.push(i);
+            }
         }
         let mut by_division: HashMap<usize, Candidate> = HashMap::new();
-        for (o, &(score, start)) in occ.iter().zip(&best) {
+        for (k, (o, &(score, start))) in occ.iter().zip(&best).enumerate() {
             let d = self.division(o.division);
             let score = score - POSITION_PENALTY * start as f64 + level_bonus(d.level);
             let c = Candidate {
                 division: o.division,
                 score,
-                end: o.end,
+                occurrence: k,
             };
             by_division
                 .entry(o.division)
@@ -416,12 +607,43 @@ impl Gazetteer {
                 .or_insert(c);
         }
         let mut cands: Vec<Candidate> = by_division.into_values().collect();
-        cands.sort_by(|a, b| {
-            b.score.total_cmp(&a.score).then_with(|| {
-                self.division(a.division)
-                    .adcode
-                    .cmp(&self.division(b.division).adcode)
+        // The context: provinces and cities the text names outright. Nothing
+        // named after one of them and lying outside it is offered.
+        // A name that a heavier one overlaps is not said (鞍山 in 马鞍山市).
+        let context: Vec<&Occurrence> = occ
+            .iter()
+            .filter(|o| {
+                !o.inside_name
+                    && matches!(
+                        self.division(o.division).level,
+                        Level::Province | Level::City
+                    )
+                    && !occ.iter().any(|y| {
+                        y.division != o.division
+                            && y.start < o.end
+                            && o.start < y.end
+                            && y.weight >= o.weight
+                    })
             })
+            .collect();
+        let fits = |c: &Candidate| {
+            let own = &occ[c.occurrence];
+            let d = self.division(c.division);
+            context.iter().all(|x| {
+                let xd = self.division(x.division);
+                x.end > own.start || x.division == c.division || contains(xd, d) || contains(d, xd)
+            })
+        };
+        let (kept, dropped): (Vec<Candidate>, Vec<Candidate>) =
+            cands.drain(..).partition(|c| fits(c));
+        cands = kept;
+        cands.sort_by(|a, b| {
+            let (da, db) = (self.division(a.division), self.division(b.division));
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| db.prior.cmp(&da.prior))
+                .then_with(|| da.adcode.cmp(&db.adcode))
+                .then_with(|| da.town_code.cmp(&db.town_code))
         });
         let Some(top) = cands.first().copied() else {
             return Geocoded {
@@ -429,8 +651,30 @@ impl Gazetteer {
                 matches: Vec::new(),
                 ambiguous: false,
                 remainder: String::new(),
+                conflicts: Vec::new(),
             };
         };
+        // A full name the context ruled out contradicts the text, unless it
+        // is part of a name that was kept (东区 inside 宁波市江东区).
+        let kept_spans: Vec<(usize, usize)> = cands
+            .iter()
+            .map(|c| (occ[c.occurrence].start, occ[c.occurrence].end))
+            .collect();
+        let mut conflicts: Vec<String> = Vec::new();
+        for c in &dropped {
+            let o = &occ[c.occurrence];
+            let lower = matches!(
+                self.division(c.division).level,
+                Level::District | Level::Town | Level::City
+            );
+            let covered = kept_spans.iter().any(|&(s, e)| s < o.end && o.start < e);
+            if o.full && lower && !covered {
+                let text = original(q, &n, o.start, o.end);
+                if !conflicts.contains(&text) {
+                    conflicts.push(text);
+                }
+            }
+        }
         let top_div = self.division(top.division);
         // Divisions that the best one lies in are implied, not alternatives.
         cands.retain(|c| {
@@ -448,6 +692,7 @@ impl Gazetteer {
         let near_tie = cands.get(ties).is_some_and(|c| {
             c.score >= top.score * (1.0 - NEAR_TIE) && !contains(top_div, self.division(c.division))
         });
+        let doubt = if conflicts.is_empty() { 1.0 } else { 0.5 };
         let matches = cands
             .iter()
             .take(ties.max(5))
@@ -461,20 +706,28 @@ impl Gazetteer {
                 };
                 // Only located divisions are indexed; a match needs a point.
                 let p = d.location?;
+                let formerly = occ[c.occurrence]
+                    .former
+                    .and_then(|f| self.former.get(f as usize))
+                    .map(|f| f.name.clone());
+                let town = d.level == Level::Town;
                 Some(GeoMatch {
                     adcode: d.adcode,
                     level: d.level,
                     province: d.province.clone(),
                     city: d.city.clone(),
                     district: d.district.clone(),
+                    town_code: d.town_code,
+                    town: town.then(|| d.name.clone()),
                     name: d.name.clone(),
+                    formerly,
                     lat: p.lat,
                     lon: p.lon,
-                    confidence: (1.0 - (-c.score.max(0.0) / 3.0).exp()) / share,
+                    confidence: doubt * confidence(c.score) / share,
                 })
             })
             .collect();
-        let remainder = match n.chars.get(top.end) {
+        let remainder = match n.chars.get(occ[top.occurrence].end) {
             Some(&(_, byte)) => q[byte..]
                 .trim_start_matches(|c: char| !c.is_alphanumeric())
                 .trim_end()
@@ -486,8 +739,22 @@ impl Gazetteer {
             matches,
             ambiguous: ties > 1 || near_tie,
             remainder,
+            conflicts,
         }
     }
+}
+
+/// Confidence of a score: 1 - e^(-score/3), so a two-character short name
+/// alone (2.0) stays below 0.5 and a full county name (4.0) is above it.
+fn confidence(score: f64) -> f64 {
+    1.0 - (-score.max(0.0) / 3.0).exp()
+}
+
+/// The query's own text for chars `start..end` of its normalised form.
+fn original(q: &str, n: &Normalized, start: usize, end: usize) -> String {
+    let from = n.chars.get(start).map_or(q.len(), |c| c.1);
+    let to = n.chars.get(end).map_or(q.len(), |c| c.1);
+    q.get(from..to).unwrap_or_default().trim().to_owned()
 }
 
 #[cfg(test)]
