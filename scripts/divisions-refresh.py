@@ -235,11 +235,22 @@ def main():
             same = [a for a in areas if a[:4] == code6[:4]]
             return same or areas
 
-        succ = vote(
+        votes = [
             (a[:4] + "00") if city else a
             for s in towns_then
             for a in near(new_town_area.get((code6[:2], town_key(s["name"])), []))
-        )
+        ]
+        # A successor that keeps part of the name (翠峦区 → 乌翠区) is the
+        # likelier one when towns moved several ways.
+        kin = [a for a in votes if set(short(old_units[code6])) & set(short(current.get(a, "")))]
+        succ = vote(votes)
+        if kin and len(kin) * 4 >= len(votes):
+            succ = collections.Counter(kin).most_common(1)[0][0]
+        # The old county's seat keeps its name as a town (翠峦区 → 翠峦镇 in
+        # 乌翠区, 红星区 → 红星镇 in 丰林县): where that town is, it is.
+        seat = [a for a in new_town_area.get((code6[:2], short(name)), []) if a[:4] == code6[:4]]
+        if not city and len(set(seat)) == 1:
+            succ = seat[0]
         if succ and is_zone(succ):
             succ = succ[:4] + "00"
         if succ is None and code6 in current:

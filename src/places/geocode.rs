@@ -379,39 +379,14 @@ struct Occurrence {
 }
 
 /// What, right after a short name, shows it is part of a longer name (a
-/// road, gate, building, park or estate) rather than a division: 北京路,
-/// 青阳北路, 安定门, 松山湖, 东平街. Longest first.
-const INSIDE_NAME: [&str; 30] = [
-    "工业园",
-    "工业区",
-    "开发区",
-    "东大街",
-    "西大街",
-    "南大街",
-    "北大街",
-    "东路",
-    "西路",
-    "南路",
-    "北路",
-    "中路",
-    "大街",
-    "大道",
-    "大厦",
-    "广场",
-    "国际",
-    "花园",
-    "小区",
-    "公园",
-    "商城",
-    "大桥",
-    "胡同",
-    "山庄",
-    "路",
-    "街",
-    "巷",
-    "弄",
-    "门",
-    "湖",
+/// road, gate, building, park, estate, community or village) rather than a
+/// division: 北京路, 青阳北路, 安定门, 松山湖, 东平街, 金陵社区. Longest
+/// first.
+#[rustfmt::skip]
+const INSIDE_NAME: [&str; 32] = [
+    "工业园", "工业区", "开发区", "东大街", "西大街", "南大街", "北大街", "东路", "西路",
+    "南路", "北路", "中路", "大街", "大道", "大厦", "广场", "国际", "花园", "小区", "公园",
+    "商城", "大桥", "胡同", "山庄", "社区", "路", "街", "巷", "弄", "门", "湖", "村",
 ];
 
 /// What, right after a town's short name, shows it is part of a county's.
@@ -450,7 +425,10 @@ impl Index {
             let in_county = after.starts_with(COUNTY_KINDS);
             for t in &self.han_targets[m.pattern().as_usize()] {
                 let full = t.kind == KeyKind::Full;
-                let inside_name = !full && (inside || (t.town && in_county));
+                // A two-character full name (叶县, 宁县) is as easily a
+                // road's name (叶县东路) as a short one.
+                let loose = !full || (t.chars <= 2 && t.former.is_none());
+                let inside_name = loose && (inside || (t.town && in_county));
                 let mut w = t.weight();
                 if inside_name {
                     w *= INSIDE_NAME_FACTOR;
@@ -760,6 +738,7 @@ fn original(q: &str, n: &Normalized, start: usize, end: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::places::gazetteer::MUNICIPALITIES;
 
     fn g() -> &'static Gazetteer {
         Gazetteer::embedded()
@@ -885,6 +864,173 @@ mod tests {
     fn street_names_after_a_city_do_not_win() {
         assert_eq!(best("广州北京路"), 440100);
         assert_eq!(best("厦门中山路"), 350200);
+    }
+
+    /// What a confident answer is: an agent may take it without asking.
+    fn confident(r: &Geocoded) -> bool {
+        !r.ambiguous && r.matches.first().is_some_and(|m| m.confidence >= 0.5)
+    }
+
+    #[test]
+    fn towns_are_a_fourth_level() {
+        for (q, town, adcode) in [
+            ("北滘镇兴业东路2号", "北滘镇", 440606),
+            ("北滘镇", "北滘镇", 440606),
+            ("周市镇青阳北路923号", "周市镇", 320583),
+            ("昆山周市", "周市镇", 320583),
+            ("佛山顺德北滘", "北滘镇", 440606),
+            // The kind a caller says need not be today's.
+            ("观澜镇富康工业区", "观澜街道", 440309),
+        ] {
+            let r = g().geocode(q);
+            let m = &r.matches[0];
+            assert_eq!(m.level, Level::Town, "{q}: {r:?}");
+            assert_eq!(m.town.as_deref(), Some(town), "{q}");
+            assert_eq!(m.adcode.value(), adcode, "{q}");
+            assert!(m.town_code.is_some_and(|t| t.adcode() == Some(m.adcode)));
+        }
+        // A town name shared by several counties is a question, the one
+        // with more residents' committees first.
+        let r = g().geocode("观澜街道富康工业区");
+        assert!(r.ambiguous, "{r:?}");
+        assert_eq!(r.matches[0].adcode.value(), 440309);
+        assert_eq!(r.remainder, "富康工业区");
+    }
+
+    #[test]
+    fn former_names_answer_todays_division() {
+        for (q, adcode, formerly) in [
+            ("闸北区", 310106, "闸北区"),
+            ("卢湾区", 310101, "卢湾区"),
+            ("北京市崇文区", 110101, "崇文区"),
+            ("襄樊市", 420600, "襄樊市"),
+            ("宣武区广安门", 110102, "宣武区"),
+            ("宁波市江东区", 330212, "江东区"),
+            ("深圳龙华新区", 440309, "龙华新区"),
+            ("杭州市江干区", 330102, "江干区"),
+            ("成都郫县", 510117, "郫县"),
+            ("莱芜市", 370100, "莱芜市"),
+        ] {
+            let r = g().geocode(q);
+            assert!(confident(&r), "{q}: {r:?}");
+            assert_eq!(r.matches[0].adcode.value(), adcode, "{q}");
+            assert_eq!(r.matches[0].formerly.as_deref(), Some(formerly), "{q}");
+        }
+        // Today's name says nothing of a former one.
+        assert!(g().geocode("上海静安区").matches[0].formerly.is_none());
+    }
+
+    #[test]
+    fn every_change_of_the_last_ten_years_in_municipalities_and_capitals() {
+        const CAPITALS: [&str; 27] = [
+            "石家庄市",
+            "太原市",
+            "呼和浩特市",
+            "沈阳市",
+            "长春市",
+            "哈尔滨市",
+            "南京市",
+            "杭州市",
+            "合肥市",
+            "福州市",
+            "南昌市",
+            "济南市",
+            "郑州市",
+            "武汉市",
+            "长沙市",
+            "广州市",
+            "南宁市",
+            "海口市",
+            "成都市",
+            "贵阳市",
+            "昆明市",
+            "拉萨市",
+            "西安市",
+            "兰州市",
+            "西宁市",
+            "银川市",
+            "乌鲁木齐市",
+        ];
+        let mut checked = 0;
+        for (former, today) in g().former_names() {
+            let muni = MUNICIPALITIES.contains(&today.adcode.province().value());
+            let city = today.city.as_deref().unwrap_or(&today.name);
+            if !muni && !CAPITALS.contains(&city) {
+                continue;
+            }
+            let within = if muni { &today.province } else { city };
+            let q = format!("{within}{former}");
+            let r = g().geocode(&q);
+            assert!(confident(&r), "{q}: {r:?}");
+            let m = &r.matches[0];
+            if m.adcode == today.adcode {
+                assert_eq!(m.formerly.as_deref(), Some(former), "{q}");
+            } else {
+                // A former city whose name lives on in a district of its
+                // successor (济南市莱芜市: 莱芜区) may answer that district.
+                assert_eq!(today.level, Level::City, "{q}: {r:?}");
+                assert_eq!(m.adcode.prefecture(), today.adcode, "{q}: {r:?}");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 40, "only {checked} changes checked");
+    }
+
+    #[test]
+    fn context_wins_over_names_elsewhere() {
+        // 宁波 said: 攀枝花's 东区 is not offered.
+        let r = g().geocode("宁波市江东区");
+        assert!(r.matches.iter().all(|m| m.province == "浙江省"), "{r:?}");
+        // 深圳 said: 海口's 龙华区 is not offered.
+        let r = g().geocode("深圳龙华新区");
+        assert!(r
+            .matches
+            .iter()
+            .all(|m| m.city.as_deref() == Some("深圳市")));
+        // 鞍山 inside 马鞍山 is not a context.
+        assert_eq!(best("马鞍山市雨山区"), 340504);
+        // A county the city does not hold: reported, and confidence halves.
+        let r = g().geocode("广州市鼓楼区");
+        assert_eq!(r.conflicts, vec!["鼓楼区".to_owned()]);
+        assert_eq!(r.matches[0].adcode.value(), 440100);
+        assert!(!confident(&r));
+    }
+
+    #[test]
+    fn names_inside_street_gate_and_park_names_are_not_divisions() {
+        // With nothing else said: no confident answer.
+        for q in [
+            "工业园区东平街299号",
+            "安定门东大街",
+            "青阳北路923号",
+            "兴业东路2号",
+        ] {
+            let r = g().geocode(q);
+            assert!(!confident(&r), "{q}: {r:?}");
+        }
+        // 安定门 is a sub-district of 东城区: the right place is offered.
+        let r = g().geocode("安定门东大街");
+        assert_eq!(r.matches[0].adcode.value(), 110101, "{r:?}");
+        // With the city said, the city.
+        assert_eq!(best("郑州郑东新区东风南路"), 410100);
+        let r = g().geocode("郑东新区东风南路");
+        assert_eq!(r.matches[0].adcode.value(), 410100);
+        assert!(confident(&r));
+        // 松山湖 is in 东莞, not 赤峰's 松山区.
+        let r = g().geocode("松山湖新城大道");
+        assert_eq!(r.matches[0].city.as_deref(), Some("东莞市"), "{r:?}");
+    }
+
+    #[test]
+    fn equal_candidates_come_likelier_first() {
+        let r = g().geocode("南山区");
+        assert!(r.ambiguous);
+        assert_eq!(r.matches[0].adcode.value(), 440305, "{r:?}");
+        assert_eq!(r.matches[1].adcode.value(), 230404);
+        // What else the text names decides.
+        let r = g().geocode("南山区蛇口街道");
+        assert!(!r.ambiguous);
+        assert_eq!(r.matches[0].adcode.value(), 440305);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::fmt::Write as _;
 
 use crate::helpers::*;
 use crate::on_both_backends;
@@ -607,4 +608,38 @@ async fn geocode_endpoint_answers_and_flags_ambiguity() {
     let (s, body) = app.get_json("/api/v1/geocode").await;
     assert_eq!(s, 400);
     assert_eq!(error_code(&body), "invalid_input");
+}
+
+#[tokio::test]
+async fn geocode_answers_towns_former_names_and_conflicts() {
+    let app = spawn_app().await;
+    let get = |q: &str| {
+        let mut url = "/api/v1/geocode?q=".to_owned();
+        for b in q.bytes() {
+            let _ = write!(url, "%{b:02X}");
+        }
+        let app = &app;
+        async move { app.get_json(&url).await }
+    };
+    // A town: its own code and name, its county's adcode and point.
+    let (s, body) = get("北滘镇兴业东路2号").await;
+    assert_eq!(s, 200, "{body}");
+    let m = &body["matches"][0];
+    assert_eq!(m["level"], "town", "{body}");
+    assert_eq!(m["town"], "北滘镇");
+    assert_eq!(m["town_code"], "440606102");
+    assert_eq!(m["adcode"], "440606");
+    assert_eq!(m["district"], "顺德区");
+    assert!(m["lat"].as_f64().is_some() && m["formerly"].is_null());
+    assert_eq!(body["remainder"], "兴业东路2号");
+    // A former name answers today's division and says what was said.
+    let (_, body) = get("上海市闸北区天目西路").await;
+    assert_eq!(body["matches"][0]["adcode"], "310106", "{body}");
+    assert_eq!(body["matches"][0]["formerly"], "闸北区");
+    assert_eq!(body["conflicts"], serde_json::json!([]));
+    // A county outside the city said first contradicts it.
+    let (_, body) = get("广州市鼓楼区").await;
+    assert_eq!(body["matches"][0]["adcode"], "440100", "{body}");
+    assert_eq!(body["conflicts"], serde_json::json!(["鼓楼区"]));
+    assert!(body["matches"][0]["confidence"].as_f64().unwrap() < 0.5);
 }
