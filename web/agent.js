@@ -863,6 +863,7 @@ function techName(t) {
       division: inp.point ? inp.point.division : q.division,
       candidates: inp.point ? null : (q.candidates && q.candidates.length ? q.candidates : (q.division ? [q.division] : [])),
       ambiguous: !!q.ambiguous,
+      conflicts: q.conflicts || [],
       remainder: q.remainder || null,
       coverage: r.coverage || null,
       // The station-level checks are repeated here, so a station the
@@ -888,6 +889,7 @@ function techName(t) {
     let division = null;
     let candidates = null;
     let ambiguous = false;
+    let conflicts = [];
     let remainder = null;
     if (inp.point) {
       point = { lat: inp.point.lat, lon: inp.point.lon };
@@ -898,6 +900,7 @@ function techName(t) {
       candidates = g.matches;
       division = g.matches[0];
       ambiguous = !!g.ambiguous;
+      conflicts = g.conflicts || [];
       remainder = g.remainder || null;
       point = { lat: division.lat, lon: division.lon };
     }
@@ -932,7 +935,7 @@ function techName(t) {
     });
     const anyOk = out.some((s) => !s.reason);
     return {
-      point, division, candidates, ambiguous, remainder,
+      point, division, candidates, ambiguous, conflicts, remainder,
       coverage: inp.kind === "carry_in" ? "carry_in"
         : anyOk ? "covered"
         : out.some((s) => s.reason === "no_slots") ? "no_free_technician" : "no_onsite_station",
@@ -999,6 +1002,12 @@ function techName(t) {
         d.append(el("span", { class: "confirm" },
           state.candidates.length > 1 ? " · 有多个可能，请与来电人确认" : " · 把握不大，请与来电人确认"));
       }
+      // A county the city said does not hold: the caller misspoke or moved.
+      if (!inp.point && p.conflicts && p.conflicts.length) {
+        d.classList.add("warn");
+        d.append(el("span", { class: "confirm", "data-test": "division-conflict" },
+          ` · “${p.conflicts.join("、")}”不在${divisionName(div)}，请核实`));
+      }
     }
     if (p.candidates) renderDivisionChoices(unsure && state.candidates.length > 1);
 
@@ -1019,7 +1028,8 @@ function techName(t) {
       });
       list.append(el("div", { class: "choice" }, input,
         el("label", { for: id }, divisionName(c),
-          el("span", { class: "en" }, ` ${LEVEL[c.level] || c.level || ""}`))));
+          el("span", { class: "en" }, ` ${LEVEL[c.level] || c.level || ""}`),
+          c.formerly ? el("span", { class: "en" }, `（原称 ${c.formerly}）`) : null)));
     });
   }
 

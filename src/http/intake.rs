@@ -145,7 +145,7 @@ fn place(
 /// and why the others cannot, the earliest slots, and — for carry-in, or
 /// when no technician can come (`coverage`) — the stations to bring the
 /// item to (agent, dispatcher).
-#[utoipa::path(tag = "dispatch", params(OptionsParams), responses((status = 200, description = "{query: {lat, lon, division, candidates, ambiguous}, day, coverage, stations: [{station, distance_m, reason}], candidates, rejected, carry_in_stations, slots}"), (status = 400)), security(("bearer" = [])))]
+#[utoipa::path(tag = "dispatch", params(OptionsParams), responses((status = 200, description = "{query: {lat, lon, division, candidates, ambiguous, conflicts, remainder}, day, coverage, stations: [{station, distance_m, reason}], candidates, rejected, carry_in_stations, slots}"), (status = 400)), security(("bearer" = [])))]
 #[get("/intake/options")]
 async fn intake_options(
     state: web::Data<AppState>,
@@ -187,6 +187,7 @@ async fn intake_options(
             "lat": q.point.lat, "lon": q.point.lon, "division": q.division,
             "candidates": geocoded.as_ref().map(|g| &g.matches),
             "ambiguous": geocoded.as_ref().is_some_and(|g| g.ambiguous),
+            "conflicts": geocoded.as_ref().map(|g| &g.conflicts),
             "remainder": q.remainder,
         },
         "kind": kind,

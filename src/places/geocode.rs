@@ -71,6 +71,7 @@ pub struct GeoMatch {
     pub city: Option<String>,
     pub district: Option<String>,
     /// For `level: "town"`: the town's 9-digit code.
+    #[serde(rename = "code")]
     pub town_code: Option<TownCode>,
     /// For `level: "town"`: the town's name.
     pub town: Option<String>,

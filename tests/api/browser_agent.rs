@@ -281,6 +281,70 @@ async fn keyboard_intake(app: &TestApp, c: &Client, agent: &str) {
     }
 }
 
+/// Replaces the address and waits for the preview of the new one.
+async fn enter_address(c: &Client, address: &str) {
+    c.find(Locator::Css("[data-testid=address]"))
+        .await
+        .expect("address field")
+        .click()
+        .await
+        .expect("click");
+    // The preview for the address before may still read 'ready': wait for
+    // the division line to change as well.
+    let before = text_of(c, "#division").await;
+    select_all(c).await;
+    type_text(c, address).await;
+    wait_js(
+        c,
+        &format!(
+            "document.body.dataset.preview === 'ready' \
+             && document.querySelector('#address').value === {address:?} \
+             && document.querySelector('#division').textContent !== {before:?}"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_address_line_shows_towns_former_names_and_conflicts() {
+    let app = spawn_app().await;
+    let agent = token(&app.db, Role::Agent).await;
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    run(c.clone(), async move {
+        open_console(&app, &c, &agent).await;
+        // A town: the line names it under its county.
+        enter_address(&c, "北滘镇兴业东路2号").await;
+        let line = text_of(&c, "#division").await;
+        assert!(
+            line.contains("顺德区") && line.contains("北滘镇"),
+            "{line:?}"
+        );
+        assert!(line.contains("兴业东路2号"), "{line:?}");
+        // A former name: today's district, and what the caller said.
+        enter_address(&c, "上海闸北区天目西路").await;
+        let line = text_of(&c, "#division").await;
+        assert!(
+            line.contains("静安区") && line.contains("原称 闸北区"),
+            "{line:?}"
+        );
+        // A county the city does not hold: a warning to check with the caller.
+        enter_address(&c, "广州市鼓楼区").await;
+        let warn = text_of(&c, "[data-test=division-conflict]").await;
+        assert!(warn.contains("鼓楼区") && warn.contains("核实"), "{warn:?}");
+        screenshots(&c, "agent-address-conflict").await;
+        // A name shared by two districts: the choices, the likelier first.
+        enter_address(&c, "南山区").await;
+        wait_js(&c, "!document.querySelector('#division-choices').hidden").await;
+        let first = text_of(&c, "#division-list .choice label").await;
+        assert!(first.contains("深圳市"), "{first:?}");
+        assert_accessible(&c, "the console with address choices").await;
+        screenshots(&c, "agent-address-choices").await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callers_number_brings_up_their_earlier_job() {
     let app = spawn_app().await;

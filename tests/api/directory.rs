@@ -627,7 +627,7 @@ async fn geocode_answers_towns_former_names_and_conflicts() {
     let m = &body["matches"][0];
     assert_eq!(m["level"], "town", "{body}");
     assert_eq!(m["town"], "北滘镇");
-    assert_eq!(m["town_code"], "440606102");
+    assert_eq!(m["code"], "440606102");
     assert_eq!(m["adcode"], "440606");
     assert_eq!(m["district"], "顺德区");
     assert!(m["lat"].as_f64().is_some() && m["formerly"].is_null());
