@@ -45,15 +45,7 @@ fn bench_geocode(c: &mut Criterion) {
 }
 
 fn bench_build(c: &mut Criterion) {
-    let src = Sources {
-        divisions: include_str!("../data/cn-divisions/divisions.csv"),
-        towns: include_str!("../data/cn-divisions/towns.csv"),
-        committees: include_str!("../data/cn-divisions/committees.csv"),
-        former_derived: include_str!("../data/cn-divisions/former-derived.csv"),
-        former_curated: include_str!("../data/cn-divisions/former-curated.csv"),
-        zones: include_str!("../data/cn-divisions/zones.csv"),
-        areas_curated: include_str!("../data/cn-divisions/areas-curated.csv"),
-    };
+    let src = Sources::EMBEDDED;
     let mut group = c.benchmark_group("gazetteer");
     group.sample_size(10);
     group.bench_function("build", |b| {

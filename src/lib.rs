@@ -53,7 +53,7 @@ impl Application {
         // The gazetteer takes ~0.4 s to build (41,000 towns into one
         // automaton): built beside the start, not in the first caller's
         // request.
-        std::thread::spawn(|| places::Gazetteer::embedded());
+        std::thread::spawn(places::Gazetteer::embedded);
         let db = Db::connect(&settings.database_url)
             .await
             .with_context(|| format!("connecting to {}", redact(&settings.database_url)))?;

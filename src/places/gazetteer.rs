@@ -152,6 +152,19 @@ pub struct Sources<'a> {
     pub areas_curated: &'a str,
 }
 
+impl Sources<'static> {
+    /// The files built into the binary.
+    pub const EMBEDDED: Sources<'static> = Sources {
+        divisions: include_str!("../../data/cn-divisions/divisions.csv"),
+        towns: include_str!("../../data/cn-divisions/towns.csv"),
+        committees: include_str!("../../data/cn-divisions/committees.csv"),
+        former_derived: include_str!("../../data/cn-divisions/former-derived.csv"),
+        former_curated: include_str!("../../data/cn-divisions/former-curated.csv"),
+        zones: include_str!("../../data/cn-divisions/zones.csv"),
+        areas_curated: include_str!("../../data/cn-divisions/areas-curated.csv"),
+    };
+}
+
 /// Why the divisions file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum GazetteerError {
@@ -192,16 +205,7 @@ impl Gazetteer {
     )]
     pub fn embedded() -> &'static Gazetteer {
         EMBEDDED.get_or_init(|| {
-            Gazetteer::from_sources(&Sources {
-                divisions: include_str!("../../data/cn-divisions/divisions.csv"),
-                towns: include_str!("../../data/cn-divisions/towns.csv"),
-                committees: include_str!("../../data/cn-divisions/committees.csv"),
-                former_derived: include_str!("../../data/cn-divisions/former-derived.csv"),
-                former_curated: include_str!("../../data/cn-divisions/former-curated.csv"),
-                zones: include_str!("../../data/cn-divisions/zones.csv"),
-                areas_curated: include_str!("../../data/cn-divisions/areas-curated.csv"),
-            })
-            .expect("embedded divisions files are valid")
+            Gazetteer::from_sources(&Sources::EMBEDDED).expect("embedded divisions files are valid")
         })
     }
 
