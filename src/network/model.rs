@@ -203,15 +203,30 @@ impl OpeningHours {
     }
 }
 
+/// How far ahead the next opening is looked for: a station closed for more
+/// than a year has none to show.
+const NEXT_OPEN_HORIZON_DAYS: i64 = 400;
+
 impl OpeningHours {
     /// When the station next opens after `at` (read on the wall clock of
-    /// `tz`), or `None` when it is open at `at` or never opens again.
+    /// `tz`), or `None` when it is open at `at` or does not open within
+    /// [`NEXT_OPEN_HORIZON_DAYS`].
     pub fn next_open(&self, at: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
         if self.is_open(at, tz) {
             return None;
         }
         let local = at.with_timezone(&tz).naive_local();
-        let next = with_holidays(&self.0.parsed).next_change(local)?;
+        // Only so far ahead: for a rule that never opens (`Mo 09:00-10:00
+        // off`, found by fuzzing) `next_change` walks every day to the
+        // year 10000, seconds per station in every listing.
+        let horizon = local + chrono::Duration::days(NEXT_OPEN_HORIZON_DAYS);
+        let closed = with_holidays(&self.0.parsed)
+            .iter_range(local, horizon)
+            .next()?;
+        let next = closed.range.end;
+        if next >= horizon {
+            return None;
+        }
         // A change out of "closed" is an opening; a local time that a
         // clock change skips opens at the earliest real instant after it.
         tz.from_local_datetime(&next)
@@ -527,6 +542,25 @@ mod tests {
         assert_eq!(
             oh.next_open("2026-11-23T02:00:00Z".parse().unwrap(), tz),
             None
+        );
+    }
+
+    #[test]
+    fn a_station_that_never_opens_has_no_next_opening() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let at = "2026-12-02T12:00:00Z".parse().unwrap();
+        // Valid OSM that is closed at every hour (fuzzing found the first
+        // one taking seconds: the search walked to the year 10000).
+        for raw in ["Mo 09:00-10:00 off", "Mo-Fr 08:30-12:00,13:30-17:08 off"] {
+            let oh = OpeningHours::parse(raw).unwrap();
+            assert!(!oh.is_open(at, tz), "{raw}");
+            assert_eq!(oh.next_open(at, tz), None, "{raw}");
+        }
+        // Closed for the holidays, then open: the opening after them.
+        let oh = OpeningHours::parse("Mo-Su 09:00-18:00; Dec 01-Dec 31 off").unwrap();
+        assert_eq!(
+            oh.next_open(at, tz),
+            Some("2027-01-01T01:00:00Z".parse().unwrap())
         );
     }
 
