@@ -40,7 +40,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::basic::Adcode;
-use crate::places::gazetteer::{short_name, Division, FormerName, Gazetteer, Level, TownCode};
+use crate::places::gazetteer::{
+    short_name, Division, FormerName, Gazetteer, Level, TownCode, TOWN_SUFFIXES,
+};
 use crate::places::traditional::simplify;
 
 /// The result of geocoding one query.
@@ -106,6 +108,11 @@ struct KeyTarget {
     chars: usize,
     /// A town's key: towns weigh less than a county of the same name.
     town: bool,
+    /// For a town's short key: its own kind, as an index into
+    /// `TOWN_SUFFIXES` (北滘 + 镇). The full name and the other kinds are
+    /// read from the text after the short name instead of being keys of
+    /// their own, which keeps the automaton to one key a town.
+    suffix: Option<u8>,
     /// The key is this former name of the division.
     former: Option<u32>,
 }
@@ -189,17 +196,16 @@ impl Index {
             if d.level == Level::Town {
                 // No pinyin for towns: 41,000 more readings would mostly
                 // collide with counties and each other.
-                for (key, kind) in town_keys(d) {
-                    let chars = key.chars().count();
-                    let t = KeyTarget {
-                        division: i,
-                        kind,
-                        chars,
-                        town: true,
-                        former: None,
-                    };
-                    push_unique(han.entry(key).or_default(), t);
-                }
+                let (key, kind, suffix) = town_key(d);
+                let t = KeyTarget {
+                    division: i,
+                    kind,
+                    chars: key.chars().count(),
+                    town: true,
+                    suffix,
+                    former: None,
+                };
+                push_unique(han.entry(key).or_default(), t);
                 continue;
             }
             let mut keys = vec![(d.name.clone(), KeyKind::Full)];
@@ -220,6 +226,7 @@ impl Index {
                     kind,
                     chars,
                     town: false,
+                    suffix: None,
                     former: None,
                 };
                 for (p, main) in pinyin_keys(&key) {
@@ -242,6 +249,7 @@ impl Index {
                     kind,
                     chars: key.chars().count(),
                     town: false,
+                    suffix: None,
                     former: u32::try_from(f).ok(),
                 };
                 push_unique(han.entry(key).or_default(), t);
@@ -253,6 +261,7 @@ impl Index {
                 kind: KeyKind::Full,
                 chars: a.name.chars().count(),
                 town: false,
+                suffix: None,
                 former: None,
             };
             push_unique(han.entry(a.name.clone()).or_default(), t);
@@ -264,6 +273,7 @@ impl Index {
                     kind: KeyKind::Short,
                     chars: divisions[i].short_name.chars().count(),
                     town: false,
+                    suffix: None,
                     former: None,
                 };
                 push_unique(latin.entry(romanised.to_owned()).or_default(), target);
@@ -284,23 +294,22 @@ impl Index {
 /// county's name (朝阳区 of 朝阳区街道).
 const NOT_A_TOWN_NAME: [&str; 7] = ["路", "街", "大道", "巷", "园区", "区", "县"];
 
-/// A town's keys: its full name, the name without its kind, and the name
-/// with the other kinds (a 镇 turned 街道 is still called 镇 by callers).
-fn town_keys(d: &Division) -> Vec<(String, KeyKind)> {
-    let mut keys = vec![(d.name.clone(), KeyKind::Full)];
-    // 东大街 of 东大街街道 or 工业园区 of 工业园区街道 is said of a road or
-    // a zone anywhere; only the full name names the town.
+/// A town's one key: the name without its kind (北滘 of 北滘镇), whose kind
+/// is then read from the text (北滘镇, or 北滘街道 as callers still say of a
+/// 镇 turned 街道); or the full name when it has no kind or when the short
+/// one is a road's or a zone's name anywhere (东大街 of 东大街街道).
+fn town_key(d: &Division) -> (String, KeyKind, Option<u8>) {
     let generic = NOT_A_TOWN_NAME.iter().any(|w| d.short_name.ends_with(w));
-    if d.short_name != d.name && !generic {
-        keys.push((d.short_name.clone(), KeyKind::Short));
-        for kind in ["镇", "乡", "街道"] {
-            let k = format!("{}{kind}", d.short_name);
-            if k != d.name {
-                keys.push((k, KeyKind::Alias));
-            }
+    let own = TOWN_SUFFIXES
+        .iter()
+        .position(|k| d.short_name.len() + k.len() == d.name.len() && d.name.ends_with(k))
+        .and_then(|i| u8::try_from(i).ok());
+    match own {
+        Some(i) if !generic && d.short_name != d.name => {
+            (d.short_name.clone(), KeyKind::Short, Some(i))
         }
+        _ => (d.name.clone(), KeyKind::Full, None),
     }
-    keys
 }
 
 /// Adds a key's target, keeping only the heaviest way a key names a division.
@@ -418,18 +427,37 @@ impl Index {
         let pos = |b: usize| byte_to_char[&b];
         let mut out = Vec::new();
         for m in self.han.find_overlapping_iter(&n.text) {
-            let (start, end) = (pos(m.start()), pos(m.end()));
-            let after = &n.text[m.end()..];
-            let inside = INSIDE_NAME.iter().any(|w| after.starts_with(w));
-            // A town's short name right before 区 or 县 is inside a
-            // county's (东新 in 郑东新区).
-            let in_county = after.starts_with(COUNTY_KINDS);
+            let start = pos(m.start());
+            // A town's short name followed by a town kind: its full name
+            // (北滘镇) or another kind of it (观澜镇 for 观澜街道).
+            let said_kind = TOWN_SUFFIXES
+                .iter()
+                .position(|k| n.text[m.end()..].starts_with(k));
             for t in &self.han_targets[m.pattern().as_usize()] {
+                let (kind, bytes, chars) = match (t.suffix, said_kind) {
+                    (Some(own), Some(said)) => {
+                        let k = TOWN_SUFFIXES[said];
+                        let kind = if usize::from(own) == said {
+                            KeyKind::Full
+                        } else {
+                            KeyKind::Alias
+                        };
+                        (kind, m.end() + k.len(), t.chars + k.chars().count())
+                    }
+                    _ => (t.kind, m.end(), t.chars),
+                };
+                let t = KeyTarget { kind, chars, ..*t };
+                let end = pos(bytes);
+                let after = &n.text[bytes..];
                 let full = t.kind == KeyKind::Full;
                 // A two-character full name (叶县, 宁县) is as easily a
-                // road's name (叶县东路) as a short one.
+                // road's name (叶县东路) as a short one; a town's short
+                // name right before 区 or 县 is inside a county's (东新 in
+                // 郑东新区).
                 let loose = !full || (t.chars <= 2 && t.former.is_none());
-                let inside_name = loose && (inside || (t.town && in_county));
+                let inside_name = loose
+                    && (INSIDE_NAME.iter().any(|w| after.starts_with(w))
+                        || (t.town && after.starts_with(COUNTY_KINDS)));
                 let mut w = t.weight();
                 if inside_name {
                     w *= INSIDE_NAME_FACTOR;
