@@ -991,19 +991,21 @@ function techName(t) {
     const div = p.division;
     const first = state.candidates[0];
     const unsure = !inp.point && first && (p.ambiguous || !(first.confidence >= 0.5));
+    const conflicted = !inp.point && !!(p.conflicts && p.conflicts.length);
     if (div) {
       d.append(el("span", {},
         "解析为 ",
         el("strong", {}, divisionName(div)),
         div.formerly ? el("span", { class: "en" }, `（原称 ${div.formerly}）`) : null,
-        p.remainder ? el("span", { class: "en" }, ` · 详细地址 ${p.remainder}`) : null));
-      if (unsure) {
+        // A contradicting county is not street detail: the warning names it.
+        p.remainder && !conflicted ? el("span", { class: "en" }, ` · 详细地址 ${p.remainder}`) : null));
+      if (unsure && !conflicted) {
         d.classList.add("warn");
         d.append(el("span", { class: "confirm" },
           state.candidates.length > 1 ? " · 有多个可能，请与来电人确认" : " · 把握不大，请与来电人确认"));
       }
       // A county the city said does not hold: the caller misspoke or moved.
-      if (!inp.point && p.conflicts && p.conflicts.length) {
+      if (conflicted) {
         d.classList.add("warn");
         d.append(el("span", { class: "confirm", "data-test": "division-conflict" },
           ` · “${p.conflicts.join("、")}”不在${divisionName(div)}，请核实`));
